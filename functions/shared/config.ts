@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { ConfigurationError } from './errors.js';
+
+/**
+ * Settings shared by every handler, parsed once from the environment and frozen. Tunables have
+ * documented defaults (README, "Configuration"); resource names have none: see requireResourceNames.
+ */
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+const Env = z.object({
+  MODEL_PROVIDER: z.enum(['offline', 'bedrock']).default('offline'),
+  EMBEDDING_MODEL_ID: z.string().min(1).default('amazon.titan-embed-text-v2:0'),
+  EMBEDDING_DIMENSIONS: z.coerce
+    .number()
+    .int()
+    .refine((n) => [256, 512, 1024].includes(n), 'Titan Text Embeddings V2 supports 256, 512 or 1024 dimensions')
+    .default(1024),
+  TEXT_MODEL_ID: z.string().min(1).default('anthropic.claude-3-haiku-20240307-v1:0'),
+  ANSWER_MAX_TOKENS: positiveInt(512),
+  MAX_DOCUMENT_BYTES: positiveInt(10 * 1024 * 1024),
+  CHUNK_MAX_TOKENS: positiveInt(350),
+  CHUNK_OVERLAP_TOKENS: z.coerce.number().int().min(0).default(40),
+  EMBED_BATCH_SIZE: positiveInt(32),
+  EMBED_CONCURRENCY: positiveInt(4),
+  SEARCH_DEFAULT_TOP_K: positiveInt(5),
+  SEARCH_MAX_TOP_K: positiveInt(20),
+  SEARCH_CANDIDATES: positiveInt(40),
+  HNSW_EF_SEARCH: positiveInt(80),
+});
+
+export type AppConfig = Readonly<{
+  modelProvider: 'offline' | 'bedrock';
+  embedding: { modelId: string; dimensions: number };
+  textModelId: string;
+  answerMaxTokens: number;
+  maxDocumentBytes: number;
+  chunking: { maxTokens: number; overlapTokens: number };
+  embedBatchSize: number;
+  embedConcurrency: number;
+  search: { defaultTopK: number; maxTopK: number; candidates: number; efSearch: number };
+}>;
+
+/** Parses settings from an environment; throws ConfigurationError naming every bad variable. */
+export function parseConfig(env: NodeJS.ProcessEnv): AppConfig {
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigurationError(`Invalid configuration: ${problems}`);
+  }
+  const e = parsed.data;
+  if (e.CHUNK_OVERLAP_TOKENS >= e.CHUNK_MAX_TOKENS) {
+    throw new ConfigurationError('Invalid configuration: CHUNK_OVERLAP_TOKENS must be smaller than CHUNK_MAX_TOKENS');
+  }
+  return Object.freeze({
+    modelProvider: e.MODEL_PROVIDER,
+    embedding: { modelId: e.EMBEDDING_MODEL_ID, dimensions: e.EMBEDDING_DIMENSIONS },
+    textModelId: e.TEXT_MODEL_ID,
+    answerMaxTokens: e.ANSWER_MAX_TOKENS,
+    maxDocumentBytes: e.MAX_DOCUMENT_BYTES,
+    chunking: { maxTokens: e.CHUNK_MAX_TOKENS, overlapTokens: e.CHUNK_OVERLAP_TOKENS },
+    embedBatchSize: e.EMBED_BATCH_SIZE,
+    embedConcurrency: e.EMBED_CONCURRENCY,
+    search: {
+      defaultTopK: e.SEARCH_DEFAULT_TOP_K,
+      maxTopK: e.SEARCH_MAX_TOP_K,
+      candidates: e.SEARCH_CANDIDATES,
+      efSearch: e.HNSW_EF_SEARCH,
+    },
+  });
+}
+
+let cached: AppConfig | undefined;
+
+/** The process's settings, parsed on first use. */
+export function config(): AppConfig {
+  cached ??= parseConfig(process.env);
+  return cached;
+}
+
+/** Reads resource names that only exist in AWS; fails fast, naming each missing variable. */
+export function requireResourceNames<K extends string>(names: readonly K[], env = process.env): Record<K, string> {
+  const missing = names.filter((n) => !env[n]);
+  if (missing.length > 0) throw new ConfigurationError(`Missing required environment variables: ${missing.join(', ')}`);
+  return Object.fromEntries(names.map((n) => [n, env[n] as string])) as Record<K, string>;
+}

@@ -1,0 +1,119 @@
+/**
+ * Named errors: the contract between task handlers and the state machines.
+ * Step Functions matches `ErrorEquals` against `name` verbatim, so renaming one is a breaking change.
+ * Every class here is listed in ERROR_NAMES, which the offline ASL checks compare against.
+ */
+
+abstract class NamedError extends Error {
+  abstract override readonly name: string;
+  /** Whether a retry with backoff may succeed (the state machines retry only these). */
+  readonly transient: boolean = false;
+}
+
+/** A task or HTTP input did not match its schema. */
+export class InputValidationError extends NamedError {
+  override readonly name = 'InputValidationError';
+}
+
+/** A required setting is missing or malformed; raised once at cold start. */
+export class ConfigurationError extends NamedError {
+  override readonly name = 'ConfigurationError';
+}
+
+// ---- documents -------------------------------------------------------------------------------
+
+/** The object to ingest no longer exists (deleted, or replaced, before the step ran). */
+export class DocumentNotFoundError extends NamedError {
+  override readonly name = 'DocumentNotFoundError';
+}
+
+/** The document is larger than MAX_DOCUMENT_BYTES. */
+export class DocumentTooLargeError extends NamedError {
+  override readonly name = 'DocumentTooLargeError';
+}
+
+/** The document has no text to index. */
+export class EmptyDocumentError extends NamedError {
+  override readonly name = 'EmptyDocumentError';
+}
+
+/** The document's content type is not one of the supported text types. */
+export class UnsupportedContentTypeError extends NamedError {
+  override readonly name = 'UnsupportedContentTypeError';
+}
+
+/** The document's bytes are not valid UTF-8 text (binary data or another encoding). */
+export class InvalidEncodingError extends NamedError {
+  override readonly name = 'InvalidEncodingError';
+}
+
+/** A newer upload or a deletion of the same key arrived while this version was being indexed. */
+export class DocumentSupersededError extends NamedError {
+  override readonly name = 'DocumentSupersededError';
+}
+
+/** A version was about to be published with chunks missing: publishing it would lose content. */
+export class IncompleteVersionError extends NamedError {
+  override readonly name = 'IncompleteVersionError';
+}
+
+// ---- models ----------------------------------------------------------------------------------
+
+/** The model provider throttled the call (Bedrock ThrottlingException / ServiceQuotaExceeded). */
+export class ModelThrottledError extends NamedError {
+  override readonly name = 'ModelThrottledError';
+  override readonly transient = true;
+}
+
+/** The model did not answer in time (Bedrock ModelTimeoutException) or is not ready. */
+export class ModelTimeoutError extends NamedError {
+  override readonly name = 'ModelTimeoutError';
+  override readonly transient = true;
+}
+
+/** The request does not fit the model's context window. */
+export class ModelContextWindowError extends NamedError {
+  override readonly name = 'ModelContextWindowError';
+}
+
+/** Any other failure of the model provider (access denied, bad request, model error). */
+export class ModelInvocationError extends NamedError {
+  override readonly name = 'ModelInvocationError';
+}
+
+// ---- index -----------------------------------------------------------------------------------
+
+/** The database is not reachable right now (Aurora resuming from auto-pause, connection limits). */
+export class IndexUnavailableError extends NamedError {
+  override readonly name = 'IndexUnavailableError';
+  override readonly transient = true;
+}
+
+export const ERROR_CLASSES = [
+  InputValidationError,
+  ConfigurationError,
+  DocumentNotFoundError,
+  DocumentTooLargeError,
+  EmptyDocumentError,
+  UnsupportedContentTypeError,
+  InvalidEncodingError,
+  DocumentSupersededError,
+  IncompleteVersionError,
+  ModelThrottledError,
+  ModelTimeoutError,
+  ModelContextWindowError,
+  ModelInvocationError,
+  IndexUnavailableError,
+] as const;
+
+export type ErrorName = InstanceType<(typeof ERROR_CLASSES)[number]>['name'];
+
+/** Every name a state machine may route on, besides the States.* and Lambda.* built-ins. */
+export const ERROR_NAMES: readonly string[] = ERROR_CLASSES.map((C) => new C('').name);
+
+/** True when an error is one of ours and worth retrying. */
+export function isTransient(err: unknown): boolean {
+  return err instanceof NamedError && err.transient;
+}
+
+export { NamedError };

@@ -1,0 +1,2 @@
+import '../local/polyfills.js';
+import 'aws-sdk-client-mock-jest';
