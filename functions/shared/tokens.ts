@@ -15,12 +15,13 @@ function tokenizer(): Tiktoken {
 
 /** Number of tokens in text. */
 export function countTokens(text: string): number {
-  return text.length === 0 ? 0 : tokenizer().encode(text).length;
+  return text.length === 0 ? 0 : encodeTokens(text).length;
 }
 
 /** Token ids of text (for splitting at exact token bounds). */
 export function encodeTokens(text: string): number[] {
-  return tokenizer().encode(text);
+  // Documents may contain strings like "<|endoftext|>": count them as text, never as special tokens.
+  return tokenizer().encode(text, [], []);
 }
 
 /** Text of token ids. */
