@@ -1,0 +1,657 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  beginIngest,
+  compareSequencers,
+  countTenantDocuments,
+  deleteDocument,
+  discardVersion,
+  exactVectorSearch,
+  getDocumentStatus,
+  type IndexedChunk,
+  indexChunks,
+  migrate,
+  publishVersion,
+  recordFailure,
+  type SearchHit,
+  searchChunks,
+} from '../../functions/shared/chunk-index.js';
+import { ConfigurationError, DocumentSupersededError, IncompleteVersionError } from '../../functions/shared/errors.js';
+import type { SqlClient } from '../../functions/shared/ports.js';
+import { createPgliteSql } from '../../local/pglite-sql.js';
+
+const DIMS = 8;
+
+function unit(axis: number): number[] {
+  return Array.from({ length: DIMS }, (_, i) => (i === axis ? 1 : 0));
+}
+
+/** A vector between two others: t = 0 is a, t = 1 is b. */
+function blend(a: number[], b: number[], t: number): number[] {
+  return a.map((x, i) => x * (1 - t) + (b[i] ?? 0) * t);
+}
+
+function chunk(
+  doc: { documentKey: string; tenantId: string; version: string },
+  ordinal: number,
+  content: string,
+  embedding: number[],
+): IndexedChunk {
+  return {
+    chunkId: `${doc.documentKey}@${doc.version}#${ordinal}`,
+    documentKey: doc.documentKey,
+    version: doc.version,
+    tenantId: doc.tenantId,
+    ordinal,
+    heading: null,
+    content,
+    tokenCount: content.split(' ').length,
+    embedding,
+    metadata: { ordinal },
+  };
+}
+
+interface Doc {
+  documentKey: string;
+  tenantId: string;
+  version: string;
+  sequencer: string;
+  contentHash: string;
+}
+
+/** Registers, indexes and publishes one version, as the ingest state machine does. */
+async function ingest(sql: SqlClient, doc: Doc, chunks: IndexedChunk[]): Promise<void> {
+  await beginIngest(sql, doc);
+  await indexChunks(sql, chunks);
+  await publishVersion(sql, { documentKey: doc.documentKey, version: doc.version, expectedChunks: chunks.length });
+}
+
+function search(sql: SqlClient, tenantId: string, embedding: number[], queryText: string, candidates = 10) {
+  return searchChunks(sql, { tenantId, embedding, queryText, topK: 10, candidates, efSearch: 40 });
+}
+
+function versionsOf(hits: SearchHit[]): Set<string> {
+  return new Set(hits.map((h) => h.chunkId.split('@')[1]?.split('#')[0] ?? ''));
+}
+
+class RollBack extends Error {}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/** Yields to the event loop n times: lets queued work run, without waiting a fixed time. */
+async function yieldTurns(n: number): Promise<'yielded'> {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+  return 'yielded';
+}
+
+let sql: SqlClient & { close(): Promise<void> };
+let firstMigration: { applied: string[] };
+
+beforeAll(async () => {
+  sql = await createPgliteSql();
+  firstMigration = await migrate(sql, { dimensions: DIMS });
+});
+
+afterAll(async () => {
+  await sql.close();
+});
+
+describe('migrate', () => {
+  it('applies every migration once; a second run applies nothing', async () => {
+    const second = await migrate(sql, { dimensions: DIMS });
+
+    expect(firstMigration.applied).toEqual(expect.arrayContaining(['0001_vector_extension', '0003_chunks']));
+    expect(firstMigration.applied.length).toBeGreaterThanOrEqual(7);
+    expect(second.applied).toEqual([]);
+    const recorded = await sql.query<{ n: number }>('select count(*)::int as n from schema_migrations');
+    expect(recorded.rows[0]?.n).toBe(firstMigration.applied.length);
+  });
+
+  it('refuses an embedding dimension that differs from the existing table', async () => {
+    await expect(migrate(sql, { dimensions: 16 })).rejects.toBeInstanceOf(ConfigurationError);
+    await expect(migrate(sql, { dimensions: 0 })).rejects.toBeInstanceOf(ConfigurationError);
+  });
+
+  it('creates the HNSW, GIN and btree indexes', async () => {
+    const res = await sql.query<{ indexdef: string }>(`select indexdef from pg_indexes where tablename = 'chunks'`);
+
+    const defs = res.rows.map((r) => r.indexdef).join('\n');
+    expect(defs).toMatch(/USING hnsw \(embedding vector_cosine_ops\) WITH \(m='16', ef_construction='64'\)/);
+    expect(defs).toMatch(/USING gin \(tsv\)/);
+    expect(defs).toMatch(/btree \(tenant_id\)/);
+    expect(defs).toMatch(/btree \(document_key, version\)/);
+  });
+});
+
+describe('compareSequencers', () => {
+  it('compares hex sequencers of different lengths by right-padding with zeros, as the S3 guide says', () => {
+    expect(compareSequencers('0100', 'FF')).toBeLessThan(0);
+    expect(compareSequencers('FF', '0100')).toBeGreaterThan(0);
+    expect(compareSequencers('A00', 'a')).toBe(0);
+    expect(compareSequencers('0055AED6DCD90281E5', '0055AED6DCD90281E5A0')).toBeLessThan(0);
+    expect(compareSequencers('0055AED6DCD90281E5', '0055AED6DCD90281E6')).toBeLessThan(0);
+  });
+});
+
+describe('beginIngest', () => {
+  const doc: Doc = {
+    documentKey: 'begin/a.md',
+    tenantId: 't-begin',
+    version: 'v1',
+    sequencer: '0A',
+    contentHash: 'h1',
+  };
+
+  it('starts a new document, and returns the same outcome when called twice', async () => {
+    const first = await beginIngest(sql, doc);
+    const second = await beginIngest(sql, doc);
+
+    expect(first).toBe('started');
+    expect(second).toBe('started');
+    const status = await getDocumentStatus(sql, doc.documentKey);
+    expect(status).toMatchObject({ state: 'ingesting', tenantId: 't-begin', liveVersion: null, chunkCount: 0 });
+  });
+
+  it('reports unchanged when the live version has the same content hash', async () => {
+    await indexChunks(sql, [chunk(doc, 0, 'hello world', unit(0))]);
+    await publishVersion(sql, { documentKey: doc.documentKey, version: 'v1', expectedChunks: 1 });
+    const again = { ...doc, version: 'v2', sequencer: '0B' };
+
+    const first = await beginIngest(sql, again);
+    const second = await beginIngest(sql, again);
+
+    expect([first, second]).toEqual(['unchanged', 'unchanged']);
+    expect(await getDocumentStatus(sql, doc.documentKey)).toMatchObject({ state: 'indexed', liveVersion: 'v1' });
+  });
+
+  it('reports stale when a newer event for the key was already seen, right-padding shorter sequencers', async () => {
+    // Stored '0B'; '0' pads to '00' and is older.
+    const older = await beginIngest(sql, { ...doc, version: 'v0', sequencer: '0', contentHash: 'h0' });
+    const olderTwice = await beginIngest(sql, { ...doc, version: 'v0', sequencer: '0A', contentHash: 'h0' });
+
+    expect([older, olderTwice]).toEqual(['stale', 'stale']);
+    expect(await getDocumentStatus(sql, doc.documentKey)).toMatchObject({ state: 'indexed', liveVersion: 'v1' });
+  });
+
+  it('starts a changed version whose sequencer is longer and greater once padded', async () => {
+    const outcome = await beginIngest(sql, { ...doc, version: 'v3', sequencer: '0B01', contentHash: 'h3' });
+
+    expect(outcome).toBe('started');
+    expect(await getDocumentStatus(sql, doc.documentKey)).toMatchObject({ state: 'ingesting', liveVersion: 'v1' });
+  });
+});
+
+describe('indexChunks', () => {
+  const doc: Doc = {
+    documentKey: 'upsert/a.md',
+    tenantId: 't-upsert',
+    version: 'v1',
+    sequencer: '01',
+    contentHash: 'h',
+  };
+
+  it('upserts, so a retried batch does not duplicate rows', async () => {
+    await beginIngest(sql, doc);
+    const batch = [chunk(doc, 0, 'one', unit(0)), chunk(doc, 1, 'two', unit(1)), chunk(doc, 2, 'three', unit(2))];
+
+    const first = await indexChunks(sql, batch);
+    const retried = await indexChunks(sql, [{ ...batch[0], content: 'one, again' } as IndexedChunk, ...batch.slice(1)]);
+
+    expect([first, retried]).toEqual([3, 3]);
+    const rows = await sql.query<{ content: string; metadata: unknown }>(
+      'select content, metadata from chunks where document_key = $1 order by ordinal',
+      [doc.documentKey],
+    );
+    expect(rows.rows.map((r) => r.content)).toEqual(['one, again', 'two', 'three']);
+    expect(rows.rows[1]?.metadata).toEqual({ ordinal: 1 });
+  });
+
+  it('never overwrites a chunk of another version that reuses the id', async () => {
+    const clash = { ...chunk({ ...doc, version: 'v2' }, 0, 'clash', unit(3)), chunkId: `${doc.documentKey}@v1#0` };
+
+    const written = await indexChunks(sql, [clash]);
+
+    expect(written).toBe(0);
+    const row = await sql.query<{ version: string }>('select version from chunks where chunk_id = $1', [clash.chunkId]);
+    expect(row.rows[0]?.version).toBe('v1');
+  });
+
+  it('writes nothing for an empty batch', async () => {
+    await expect(indexChunks(sql, [])).resolves.toBe(0);
+  });
+});
+
+describe('publishVersion', () => {
+  const v1: Doc = { documentKey: 'swap/a.md', tenantId: 't-swap', version: 'v1', sequencer: '10', contentHash: 'h1' };
+  const v2: Doc = { ...v1, version: 'v2', sequencer: '11', contentHash: 'h2' };
+  const v1Chunks = [chunk(v1, 0, 'the old policy on travel', unit(0)), chunk(v1, 1, 'old expenses', unit(1))];
+  const v2Chunks = [
+    chunk(v2, 0, 'the new policy on remote work', unit(4)),
+    chunk(v2, 1, 'new remote stipend', unit(5)),
+    chunk(v2, 2, 'new remote equipment', unit(6)),
+  ];
+
+  beforeAll(async () => {
+    await ingest(sql, v1, v1Chunks);
+  });
+
+  it("serves only version 1 while version 2's chunks are indexed but unpublished", async () => {
+    await beginIngest(sql, v2);
+    await indexChunks(sql, v2Chunks);
+
+    // The query favours version 2 on both branches.
+    const hits = await search(sql, 't-swap', unit(4), 'new remote policy');
+
+    expect(hits.length).toBe(2);
+    expect(versionsOf(hits)).toEqual(new Set(['v1']));
+  });
+
+  it('refuses to publish a version with missing chunks, leaving version 1 live', async () => {
+    const call = publishVersion(sql, { documentKey: v1.documentKey, version: 'v2', expectedChunks: 4 });
+
+    await expect(call).rejects.toBeInstanceOf(IncompleteVersionError);
+    expect(await getDocumentStatus(sql, v1.documentKey)).toMatchObject({ liveVersion: 'v1', chunkCount: 2 });
+    expect(versionsOf(await search(sql, 't-swap', unit(4), 'new remote policy'))).toEqual(new Set(['v1']));
+  });
+
+  it('swaps to version 2 atomically: concurrent searches see one version, never a mix', async () => {
+    const before = search(sql, 't-swap', unit(4), 'policy');
+    const publish = publishVersion(sql, { documentKey: v1.documentKey, version: 'v2', expectedChunks: 3 });
+    const during = search(sql, 't-swap', unit(4), 'policy');
+
+    const [beforeHits, result, duringHits] = await Promise.all([before, publish, during]);
+    const after = await search(sql, 't-swap', unit(4), 'policy');
+
+    expect(result).toEqual({ chunkCount: 3, replacedVersion: 'v1' });
+    for (const hits of [beforeHits, duringHits]) expect(versionsOf(hits).size).toBe(1);
+    expect(versionsOf(after)).toEqual(new Set(['v2']));
+    expect(after.length).toBe(3);
+    const left = await sql.query<{ n: number }>(
+      `select count(*)::int as n from chunks where document_key = $1 and version = 'v1'`,
+      [v1.documentKey],
+    );
+    expect(left.rows[0]?.n).toBe(0);
+    expect(await getDocumentStatus(sql, v1.documentKey)).toMatchObject({
+      state: 'indexed',
+      liveVersion: 'v2',
+      chunkCount: 3,
+      lastError: null,
+    });
+  });
+
+  it('returns without error when a publish is retried', async () => {
+    const retried = await publishVersion(sql, { documentKey: v1.documentKey, version: 'v2', expectedChunks: 3 });
+
+    expect(retried).toEqual({ chunkCount: 3, replacedVersion: null });
+  });
+
+  it('refuses to publish a version superseded by a newer upload', async () => {
+    const v3: Doc = { ...v1, version: 'v3', sequencer: '12', contentHash: 'h3' };
+    const v4: Doc = { ...v1, version: 'v4', sequencer: '13', contentHash: 'h4' };
+    await beginIngest(sql, v3);
+    await indexChunks(sql, [chunk(v3, 0, 'three', unit(2))]);
+    await beginIngest(sql, v4);
+
+    const call = publishVersion(sql, { documentKey: v1.documentKey, version: 'v3', expectedChunks: 1 });
+
+    await expect(call).rejects.toBeInstanceOf(DocumentSupersededError);
+    expect(await getDocumentStatus(sql, v1.documentKey)).toMatchObject({ liveVersion: 'v2' });
+  });
+
+  it('refuses to publish after the document was deleted', async () => {
+    const doc: Doc = { documentKey: 'swap/b.md', tenantId: 't-swap', version: 'v1', sequencer: '20', contentHash: 'h' };
+    await beginIngest(sql, doc);
+    await indexChunks(sql, [chunk(doc, 0, 'doomed', unit(3))]);
+    await deleteDocument(sql, { documentKey: doc.documentKey, tenantId: doc.tenantId, sequencer: '21' });
+
+    const call = publishVersion(sql, { documentKey: doc.documentKey, version: 'v1', expectedChunks: 1 });
+
+    await expect(call).rejects.toBeInstanceOf(DocumentSupersededError);
+    expect(await getDocumentStatus(sql, doc.documentKey)).toMatchObject({ state: 'deleted', liveVersion: null });
+  });
+});
+
+describe('discardVersion', () => {
+  const v1: Doc = { documentKey: 'fail/a.md', tenantId: 't-fail', version: 'v1', sequencer: '30', contentHash: 'h1' };
+  const v2: Doc = { ...v1, version: 'v2', sequencer: '31', contentHash: 'h2' };
+
+  it('drops the failed version and records the error; version 1 stays searchable', async () => {
+    await ingest(sql, v1, [chunk(v1, 0, 'budget for the year', unit(0))]);
+    await beginIngest(sql, v2);
+    await indexChunks(sql, [chunk(v2, 0, 'half a budget', unit(0))]);
+
+    await discardVersion(sql, { documentKey: v1.documentKey, version: 'v2', error: 'ModelThrottledError: slow down' });
+
+    expect(await getDocumentStatus(sql, v1.documentKey)).toMatchObject({
+      state: 'failed',
+      liveVersion: 'v1',
+      chunkCount: 1,
+      lastError: 'ModelThrottledError: slow down',
+    });
+    const hits = await search(sql, 't-fail', unit(0), 'budget');
+    expect(hits.map((h) => h.chunkId)).toEqual([`${v1.documentKey}@v1#0`]);
+    const v2Rows = await sql.query(`select 1 from chunks where document_key = $1 and version = 'v2'`, [v1.documentKey]);
+    expect(v2Rows.rows).toEqual([]);
+    expect(await countTenantDocuments(sql, 't-fail')).toBe(1);
+  });
+
+  it('does not mark the document failed when the discarded version is no longer pending', async () => {
+    const v3: Doc = { ...v1, version: 'v3', sequencer: '32', contentHash: 'h3' };
+    const v4: Doc = { ...v1, version: 'v4', sequencer: '33', contentHash: 'h4' };
+    await beginIngest(sql, v3);
+    await beginIngest(sql, v4);
+
+    await discardVersion(sql, { documentKey: v1.documentKey, version: 'v3', error: null });
+
+    expect(await getDocumentStatus(sql, v1.documentKey)).toMatchObject({ state: 'ingesting', liveVersion: 'v1' });
+  });
+
+  it('never removes the chunks of the live version', async () => {
+    await discardVersion(sql, { documentKey: v1.documentKey, version: 'v1', error: null });
+
+    expect(await search(sql, 't-fail', unit(0), 'budget')).toHaveLength(1);
+  });
+});
+
+describe('recordFailure', () => {
+  it('marks a document failed for an event that never began, unless a newer event was seen', async () => {
+    const args = {
+      documentKey: 'fail/b.pdf',
+      tenantId: 't-fail',
+      sequencer: '40',
+      error: 'UnsupportedContentTypeError',
+    };
+
+    const recorded = await recordFailure(sql, args);
+    const stale = await recordFailure(sql, { ...args, sequencer: '3F', error: 'older' });
+
+    expect([recorded, stale]).toEqual(['recorded', 'stale']);
+    expect(await getDocumentStatus(sql, args.documentKey)).toMatchObject({
+      state: 'failed',
+      liveVersion: null,
+      lastError: 'UnsupportedContentTypeError',
+    });
+  });
+});
+
+describe('deleteDocument', () => {
+  const doc: Doc = { documentKey: 'del/a.md', tenantId: 't-del', version: 'v1', sequencer: '50', contentHash: 'h' };
+
+  it('removes every chunk of the document and marks it deleted', async () => {
+    await ingest(sql, doc, [chunk(doc, 0, 'gone soon', unit(0)), chunk(doc, 1, 'also gone', unit(1))]);
+    // An unpublished newer version's chunks go too.
+    const v2 = { ...doc, version: 'v2', sequencer: '51', contentHash: 'h2' };
+    await beginIngest(sql, v2);
+    await indexChunks(sql, [chunk(v2, 0, 'never live', unit(2))]);
+    expect(await countTenantDocuments(sql, 't-del')).toBe(1);
+
+    const result = await deleteDocument(sql, { documentKey: doc.documentKey, tenantId: 't-del', sequencer: '52' });
+
+    expect(result).toEqual({ removedChunks: 3 });
+    expect(await getDocumentStatus(sql, doc.documentKey)).toMatchObject({
+      state: 'deleted',
+      liveVersion: null,
+      chunkCount: 0,
+    });
+    expect(await search(sql, 't-del', unit(0), 'gone')).toEqual([]);
+    expect(await countTenantDocuments(sql, 't-del')).toBe(0);
+  });
+
+  it('ignores a deletion older than the last event seen', async () => {
+    const b: Doc = { ...doc, documentKey: 'del/b.md', sequencer: 'FF' };
+    await ingest(sql, b, [chunk(b, 0, 'kept', unit(0))]);
+
+    const result = await deleteDocument(sql, { documentKey: b.documentKey, tenantId: 't-del', sequencer: '0100' });
+
+    expect(result).toBe('stale');
+    expect(await getDocumentStatus(sql, b.documentKey)).toMatchObject({ state: 'indexed', liveVersion: 'v1' });
+  });
+
+  it('remembers a deletion that arrives before the upload it follows', async () => {
+    const c: Doc = { ...doc, documentKey: 'del/c.md', sequencer: '60' };
+
+    const deleted = await deleteDocument(sql, { documentKey: c.documentKey, tenantId: 't-del', sequencer: '61' });
+    const lateUpload = await beginIngest(sql, c);
+
+    expect(deleted).toEqual({ removedChunks: 0 });
+    expect(lateUpload).toBe('stale');
+  });
+});
+
+describe('searchChunks', () => {
+  const a: Doc = { documentKey: 'tenants/a/doc.md', tenantId: 't-a', version: 'v1', sequencer: '01', contentHash: 'h' };
+  const b: Doc = { ...a, documentKey: 'tenants/b/doc.md', tenantId: 't-b' };
+  const f: Doc = { ...a, documentKey: 'fusion/doc.md', tenantId: 't-fusion' };
+
+  beforeAll(async () => {
+    await ingest(sql, a, [chunk(a, 0, 'alpha release notes', unit(3))]);
+    await ingest(sql, b, [chunk(b, 0, 'alpha release notes', unit(0)), chunk(b, 1, 'alpha plans', unit(0))]);
+    await ingest(sql, f, [
+      chunk(f, 0, 'apples oranges bananas', unit(0)),
+      chunk(f, 1, 'quantum entanglement explained', blend(unit(0), unit(1), 0.2)),
+      chunk(f, 2, 'quantum entanglement, quantum entanglement and more entanglement', unit(7)),
+    ]);
+  });
+
+  it("never returns another tenant's chunks, even when they are closer", async () => {
+    const hits = await search(sql, 't-a', unit(0), 'alpha release');
+    const exact = await exactVectorSearch(sql, { tenantId: 't-a', embedding: unit(0), topK: 5 });
+
+    expect(hits.map((h) => h.documentKey)).toEqual([a.documentKey]);
+    expect(exact).toEqual([`${a.documentKey}@v1#0`]);
+  });
+
+  it('ranks a chunk matching both the vector and the text above chunks matching one', async () => {
+    const hits = await search(sql, 't-fusion', unit(0), 'quantum entanglement', 2);
+
+    const [top, ...rest] = hits;
+    expect(top?.chunkId).toBe(`${f.documentKey}@v1#1`);
+    expect(top?.vectorRank).toBe(2);
+    expect(top?.textRank).not.toBeNull();
+    expect(top?.score).toBeCloseTo(1 / 62 + 1 / (60 + (top?.textRank ?? 0)), 10);
+    expect(rest.map((h) => h.chunkId).sort()).toEqual([`${f.documentKey}@v1#0`, `${f.documentKey}@v1#2`]);
+    for (const hit of rest) expect([hit.vectorRank, hit.textRank]).toContain(null);
+    expect(hits.map((h) => h.score)).toEqual([...hits.map((h) => h.score)].sort((x, y) => y - x));
+  });
+
+  it('returns at most topK hits', async () => {
+    const hits = await searchChunks(sql, {
+      tenantId: 't-fusion',
+      embedding: unit(0),
+      queryText: 'quantum',
+      topK: 1,
+      candidates: 10,
+      efSearch: 40,
+    });
+
+    expect(hits).toHaveLength(1);
+  });
+
+  it('still finds chunks by vector when the query text has no searchable words', async () => {
+    const hits = await search(sql, 't-fusion', unit(0), 'the');
+
+    expect(hits.map((h) => h.textRank)).toEqual([null, null, null]);
+    expect(hits[0]?.chunkId).toBe(`${f.documentKey}@v1#0`);
+  });
+
+  it('fills the candidates from a tenant-filtered HNSW scan even when ef_search is smaller', async () => {
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 16807) % 2147483647;
+      return seed / 2147483647 - 0.5;
+    };
+    for (let t = 0; t < 10; t++) {
+      const doc: Doc = {
+        documentKey: `hnsw/${t}.md`,
+        tenantId: `t-hnsw-${t}`,
+        version: 'v1',
+        sequencer: '1',
+        contentHash: 'h',
+      };
+      const vectors = Array.from({ length: 100 }, () => Array.from({ length: DIMS }, random));
+      await ingest(
+        sql,
+        doc,
+        vectors.map((v, i) => chunk(doc, i, `filler ${i}`, v)),
+      );
+    }
+    const query = {
+      tenantId: 't-hnsw-3',
+      embedding: unit(0),
+      queryText: 'zebra',
+      topK: 20,
+      candidates: 20,
+      efSearch: 10,
+    };
+    let plan = '';
+    let hits: SearchHit[] = [];
+    let setAfterSearch: { ef: string; scan: string } | undefined;
+
+    await sql
+      .transaction(async (tx) => {
+        // With so few rows the planner prefers the btrees: hide them (rolled back below) to take the HNSW path.
+        await tx.query('drop index chunks_tenant');
+        await tx.query('drop index chunks_document_version');
+        await tx.query(
+          `select set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)`,
+        );
+        const explained = await tx.query<{ 'QUERY PLAN': string }>(
+          `explain select chunk_id from chunks where tenant_id = $1 order by embedding <=> $2::vector limit 20`,
+          [query.tenantId, `[${query.embedding.join(',')}]`],
+        );
+        plan = explained.rows.map((r) => r['QUERY PLAN']).join('\n');
+        hits = await searchChunks(tx, query); // joins this transaction
+        const settings = await tx.query<{ ef: string; scan: string }>(
+          `select current_setting('hnsw.ef_search') as ef, current_setting('hnsw.iterative_scan') as scan`,
+        );
+        setAfterSearch = settings.rows[0];
+        throw new RollBack();
+      })
+      .catch((err: unknown) => {
+        if (!(err instanceof RollBack)) throw err;
+      });
+
+    expect(plan).toContain('chunks_embedding_hnsw');
+    expect(setAfterSearch).toEqual({ ef: '10', scan: 'relaxed_order' });
+    expect(hits).toHaveLength(20);
+    expect(new Set(hits.map((h) => h.documentKey))).toEqual(new Set(['hnsw/3.md']));
+  });
+
+  it('returns [] for a tenant with no documents', async () => {
+    await expect(search(sql, 't-nobody', unit(0), 'alpha')).resolves.toEqual([]);
+  });
+
+  it('orders exact kNN results by cosine distance', async () => {
+    const ids = await exactVectorSearch(sql, { tenantId: 't-fusion', embedding: unit(0), topK: 3 });
+
+    expect(ids).toEqual([`${f.documentKey}@v1#0`, `${f.documentKey}@v1#1`, `${f.documentKey}@v1#2`]);
+  });
+});
+
+describe('getDocumentStatus', () => {
+  it('returns undefined for an unknown key and an ISO timestamp otherwise', async () => {
+    const doc: Doc = {
+      documentKey: 'status/a.md',
+      tenantId: 't-status',
+      version: 'v1',
+      sequencer: '1',
+      contentHash: 'h',
+    };
+    await beginIngest(sql, doc);
+
+    const unknown = await getDocumentStatus(sql, 'status/none.md');
+    const status = await getDocumentStatus(sql, doc.documentKey);
+
+    expect(unknown).toBeUndefined();
+    expect(status?.updatedAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    expect(Math.abs(Date.parse(status?.updatedAt ?? '') - Date.now())).toBeLessThan(60_000);
+  });
+});
+
+describe('PGlite SqlClient', () => {
+  beforeAll(async () => {
+    await sql.query('create table probe (id int primary key)');
+  });
+
+  it('serves 20 concurrent indexChunks calls and a search without errors', async () => {
+    const doc: Doc = { documentKey: 'busy/a.md', tenantId: 't-busy', version: 'v1', sequencer: '1', contentHash: 'h' };
+    await beginIngest(sql, doc);
+    const batches = Array.from({ length: 20 }, (_, i) => [chunk(doc, i, `busy chunk ${i}`, unit(i % DIMS))]);
+
+    const [written, hits] = await Promise.all([
+      Promise.all(batches.map((batch) => indexChunks(sql, batch))),
+      search(sql, 't-busy', unit(0), 'busy'),
+    ]);
+
+    expect(written).toEqual(Array(20).fill(1));
+    expect(hits).toEqual([]);
+    const count = await sql.query<{ n: number }>('select count(*)::int as n from chunks where document_key = $1', [
+      doc.documentKey,
+    ]);
+    expect(count.rows[0]?.n).toBe(20);
+  });
+
+  it("does not run another caller's query inside an open transaction", async () => {
+    const inserted = deferred();
+    const release = deferred();
+    const tx = sql.transaction(async (t) => {
+      await t.query('insert into probe (id) values (1)');
+      inserted.resolve();
+      await release.promise;
+      throw new Error('roll back');
+    });
+    await inserted.promise;
+
+    const outside = sql.query<{ n: number }>('select count(*)::int as n from probe');
+    const raced = await Promise.race([outside.then(() => 'ran' as const), yieldTurns(50)]);
+    release.resolve();
+
+    expect(raced).toBe('yielded');
+    await expect(tx).rejects.toThrow('roll back');
+    expect((await outside).rows[0]?.n).toBe(0);
+  });
+
+  it('runs a nested transaction inside the outer one', async () => {
+    const tx = sql.transaction(async (outer) => {
+      await outer.transaction((inner) => inner.query('insert into probe (id) values (2)'));
+      const seen = await outer.query<{ n: number }>('select count(*)::int as n from probe');
+      expect(seen.rows[0]?.n).toBe(1);
+      throw new Error('undo both');
+    });
+
+    await expect(tx).rejects.toThrow('undo both');
+    const after = await sql.query<{ n: number }>('select count(*)::int as n from probe');
+    expect(after.rows[0]?.n).toBe(0);
+  });
+
+  it('reports affected rows', async () => {
+    const insert = await sql.query('insert into probe (id) values ($1), ($2)', [10, 11]);
+    const remove = await sql.query('delete from probe where id >= $1', [10]);
+
+    expect([insert.affectedRows, remove.affectedRows]).toEqual([2, 2]);
+  });
+
+  it('persists to dataDir across restarts', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'pglite-sql-'));
+    try {
+      const first = await createPgliteSql({ dataDir });
+      await migrate(first, { dimensions: DIMS });
+      await first.close();
+
+      const second = await createPgliteSql({ dataDir });
+      const again = await migrate(second, { dimensions: DIMS });
+      await second.close();
+
+      expect(again.applied).toEqual([]);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
