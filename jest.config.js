@@ -9,7 +9,7 @@ const config = {
     // its "import" build is ES syntax in a package not marked as ESM: use the CommonJS build
     '^aws-sdk-client-mock-jest$': '<rootDir>/node_modules/aws-sdk-client-mock-jest/dist/cjs/jest.js',
   },
-  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, isolatedModules: true }] },
+  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true }] },
   setupFiles: ['<rootDir>/tests/setup.ts'],
   testTimeout: 60_000,
   restoreMocks: true,

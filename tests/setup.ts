@@ -1,2 +1,5 @@
 import '../local/polyfills.js';
 import 'aws-sdk-client-mock-jest';
+
+// Handlers log through Powertools; tests assert on behaviour, not log lines.
+process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';

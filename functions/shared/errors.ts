@@ -89,6 +89,18 @@ export class IndexUnavailableError extends NamedError {
   override readonly transient = true;
 }
 
+// ---- prompts ---------------------------------------------------------------------------------
+
+/** No prompt with that id exists in the registry. */
+export class PromptNotFoundError extends NamedError {
+  override readonly name = 'PromptNotFoundError';
+}
+
+/** A prompt was rendered without a value for one of its variables. */
+export class PromptVariableMissingError extends NamedError {
+  override readonly name = 'PromptVariableMissingError';
+}
+
 export const ERROR_CLASSES = [
   InputValidationError,
   ConfigurationError,
@@ -104,6 +116,8 @@ export const ERROR_CLASSES = [
   ModelContextWindowError,
   ModelInvocationError,
   IndexUnavailableError,
+  PromptNotFoundError,
+  PromptVariableMissingError,
 ] as const;
 
 export type ErrorName = InstanceType<(typeof ERROR_CLASSES)[number]>['name'];

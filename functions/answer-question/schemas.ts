@@ -1,0 +1,34 @@
+import { z } from 'zod';
+
+export const TenantId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'tenant ids are 1-64 letters, digits, _ or -');
+
+/** What POST /v1/ask starts the machine with. */
+export const AskInput = z.object({
+  question: z.string().trim().min(1, 'question is required').max(2000, 'question is longer than 2000 characters'),
+  tenantId: TenantId,
+  topK: z.number().int().min(1).max(50),
+});
+export type AskInput = z.infer<typeof AskInput>;
+
+export const SearchInput = AskInput.extend({ embedding: z.array(z.number()).min(1) });
+
+export const Hit = z.object({
+  chunkId: z.string(),
+  documentKey: z.string(),
+  heading: z.string().nullable(),
+  content: z.string(),
+  score: z.number(),
+});
+export type Hit = z.infer<typeof Hit>;
+
+export const GenerateInput = z.object({ question: z.string(), hits: z.array(Hit).min(1) });
+export type GenerateInput = z.infer<typeof GenerateInput>;
+
+export interface Answer {
+  answer: string;
+  citations: { documentKey: string; chunkId: string; score: number; text: string }[];
+  model: string;
+  promptId: string;
+  promptVersion: number;
+  usage: { inputTokens: number; outputTokens: number };
+}

@@ -1,0 +1,74 @@
+import { z } from 'zod';
+
+/** Object keys as S3 accepts them (UTF-8, ≤ 1024 bytes), excluding control characters. */
+export const DocumentKey = z
+  .string()
+  .min(1)
+  .refine((k) => Buffer.byteLength(k) <= 1024, 'key longer than 1024 bytes')
+  .refine(
+    (k) => ![...k].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f),
+    'key contains control characters',
+  );
+
+export const Version = z.string().regex(/^v-[0-9A-Fa-f]+$/, 'version is v-<sequencer hex>');
+
+/** The part of an S3 "Object Created"/"Object Deleted" EventBridge event the machine reads. */
+export const S3ObjectEvent = z.object({
+  id: z.string().min(1),
+  'detail-type': z.enum(['Object Created', 'Object Deleted']),
+  detail: z.object({
+    bucket: z.object({ name: z.string().min(1) }),
+    object: z.object({ key: DocumentKey, sequencer: z.string().regex(/^[0-9A-Fa-f]+$/) }),
+  }),
+});
+export type S3ObjectEvent = z.infer<typeof S3ObjectEvent>;
+
+export const LoadedDocument = z.object({
+  documentKey: DocumentKey,
+  tenantId: z.string(),
+  version: Version,
+  sequencer: z.string(),
+  etag: z.string(),
+  contentType: z.enum(['text/plain', 'text/markdown', 'text/html', 'application/json']),
+  size: z.number().int().nonnegative(),
+  outcome: z.enum(['started', 'unchanged', 'stale']),
+});
+export type LoadedDocument = z.infer<typeof LoadedDocument>;
+
+export const ChunkInput = LoadedDocument.pick({ documentKey: true, version: true, etag: true, contentType: true });
+
+export const Batch = z.object({ index: z.number().int().nonnegative(), count: z.number().int().positive() });
+export type Batch = z.infer<typeof Batch>;
+
+export const Chunking = z.object({
+  chunkCount: z.number().int().nonnegative(),
+  batchCount: z.number().int().nonnegative(),
+  batches: z.array(Batch),
+});
+export type Chunking = z.infer<typeof Chunking>;
+
+export const BatchInput = z.object({ documentKey: DocumentKey, version: Version, tenantId: z.string(), batch: Batch });
+export type BatchInput = z.infer<typeof BatchInput>;
+
+export const PublishInput = z.object({
+  documentKey: DocumentKey,
+  version: Version,
+  expectedChunks: z.number().int().nonnegative(),
+  batchCount: z.number().int().nonnegative(),
+});
+
+export const EmitInput = z.object({
+  documentKey: DocumentKey,
+  tenantId: z.string(),
+  version: Version,
+  chunkCount: z.number().int().nonnegative(),
+});
+
+export const DiscardInput = z.object({ documentKey: DocumentKey, version: Version });
+
+/** What a Catch hands to MarkDocumentFailed: the execution's state (the S3 event, the document if loaded) plus the error. */
+export const FailureInput = S3ObjectEvent.extend({
+  document: LoadedDocument.optional(),
+  error: z.object({ Error: z.string(), Cause: z.string().optional() }),
+});
+export type FailureInput = z.infer<typeof FailureInput>;

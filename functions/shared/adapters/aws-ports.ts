@@ -1,0 +1,36 @@
+import { config, requireResourceNames } from '../config.js';
+import type { Ports } from '../runtime.js';
+import { createBedrockEmbedder } from './bedrock-embedder.js';
+import { bedrockTextModel } from './bedrock-text-model.js';
+import { createEventBridgePublisher } from './eventbridge-publisher.js';
+import { createOfflineEmbedder } from './offline-embedder.js';
+import { offlineTextModel } from './offline-text-model.js';
+import { createRdsDataSql } from './rds-data-sql.js';
+import { createS3ObjectStore } from './s3-object-store.js';
+import { createSfnWorkflows } from './sfn-workflows.js';
+
+/** The ports of a Lambda function in AWS; resource names come from serverless.yml and must all be set. */
+export function createAwsPorts(): Ports {
+  const cfg = config();
+  const env = requireResourceNames([
+    'DOCUMENTS_BUCKET',
+    'STAGING_BUCKET',
+    'DB_CLUSTER_ARN',
+    'DB_SECRET_ARN',
+    'DB_NAME',
+    'EVENT_BUS_NAME',
+  ]);
+  const bedrock = cfg.modelProvider === 'bedrock';
+  return {
+    config: cfg,
+    documents: createS3ObjectStore(env.DOCUMENTS_BUCKET),
+    staging: createS3ObjectStore(env.STAGING_BUCKET),
+    sql: createRdsDataSql({ resourceArn: env.DB_CLUSTER_ARN, secretArn: env.DB_SECRET_ARN, database: env.DB_NAME }),
+    embedder: bedrock
+      ? createBedrockEmbedder({ ...cfg.embedding, concurrency: cfg.embedConcurrency })
+      : createOfflineEmbedder(cfg.embedding.dimensions),
+    textModel: bedrock ? bedrockTextModel : offlineTextModel,
+    events: createEventBridgePublisher(env.EVENT_BUS_NAME),
+    workflows: createSfnWorkflows(),
+  };
+}

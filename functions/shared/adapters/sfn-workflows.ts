@@ -1,0 +1,30 @@
+import { SFNClient, StartSyncExecutionCommand } from '@aws-sdk/client-sfn';
+import { ConfigurationError } from '../errors.js';
+import type { WorkflowResult, WorkflowStarter } from '../runtime.js';
+
+const client = new SFNClient({});
+
+/** `answer-question` → ANSWER_QUESTION_STATE_MACHINE_ARN, set by serverless.yml on the functions that start it. */
+export function stateMachineArnVariable(machineId: string): string {
+  return `${machineId.toUpperCase().replaceAll('-', '_')}_STATE_MACHINE_ARN`;
+}
+
+/** WorkflowStarter over Step Functions StartSyncExecution (Express machines). */
+export function createSfnWorkflows(env = process.env): WorkflowStarter {
+  return {
+    async startSync(machineId, input) {
+      const variable = stateMachineArnVariable(machineId);
+      const stateMachineArn = env[variable];
+      if (!stateMachineArn) throw new ConfigurationError(`Missing required environment variable ${variable}`);
+      const res = await client.send(new StartSyncExecutionCommand({ stateMachineArn, input: JSON.stringify(input) }));
+      const result: WorkflowResult = {
+        executionId: res.executionArn ?? '',
+        status: (res.status as WorkflowResult['status']) ?? 'FAILED',
+      };
+      if (res.output !== undefined) result.output = JSON.parse(res.output);
+      if (res.error !== undefined) result.error = res.error;
+      if (res.cause !== undefined) result.cause = res.cause;
+      return result;
+    },
+  };
+}

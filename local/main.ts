@@ -1,0 +1,78 @@
+import './polyfills.js';
+import { join } from 'node:path';
+import { ingestCorpus, listCorpus } from './corpus.js';
+import { createLocalServer } from './server.js';
+import { startLocalStack } from './stack.js';
+
+/**
+ * `npm start`: the embedded local runtime on 127.0.0.1 (PORT, default 3000). It ingests the sample
+ * corpus through the real ingest-and-index state machine, prints the routes, and keeps serving.
+ */
+async function main(): Promise<void> {
+  const port = Number(process.env.PORT ?? 3000);
+  const host = process.env.HOST ?? '127.0.0.1';
+  const corpusDir = process.env.CORPUS_DIR ?? join(process.cwd(), 'samples', 'corpus');
+  const out = process.stdout;
+
+  out.write('composable-ai — local runtime (offline model stand-in unless MODEL_PROVIDER=bedrock)\n');
+  const stack = await startLocalStack(process.env.LOCAL_DATA_DIR ? { dataDir: process.env.LOCAL_DATA_DIR } : {});
+  out.write(`  state machines: ${stack.sfn.machineIds().join(', ')}\n`);
+  out.write(
+    `  models: embeddings ${stack.ports.embedder.modelId} (${stack.ports.embedder.dimensions} dims), text ${stack.config.modelProvider === 'bedrock' ? stack.config.textModelId : 'offline/extractive-v1'}\n`,
+  );
+
+  const server = createLocalServer(stack);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
+  const base = `http://${host}:${port}`;
+  out.write(`  listening on ${base}\n\n`);
+
+  const files = process.env.SKIP_CORPUS === '1' ? [] : await listCorpus(corpusDir);
+  if (files.length > 0) {
+    out.write(`Ingesting the sample corpus (${files.length} documents from ${corpusDir}) through ingest-and-index\n`);
+    const report = await ingestCorpus(stack, files, (done, total, key, record) => {
+      const width = 30;
+      const filled = Math.round((done / total) * width);
+      const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(done).padStart(3)}/${total}`;
+      const line = `${bar} ${record?.status === 'SUCCEEDED' ? 'ok  ' : 'FAIL'} ${key}`;
+      out.write(out.isTTY ? `\r\x1b[2K${line}` : `${line}\n`);
+    });
+    if (out.isTTY) out.write('\n');
+    const chunks = await stack.ports.sql.query<{ n: number }>(
+      'select count(*)::int as n from chunks c join documents d on d.document_key = c.document_key and d.live_version = c.version',
+    );
+    out.write(
+      `Indexed ${report.succeeded}/${report.documents} documents, ${chunks.rows[0]?.n ?? 0} chunks, in ${(report.millis / 1000).toFixed(1)} s\n`,
+    );
+    for (const f of report.failed) out.write(`  failed: ${f.key}: ${f.error}\n`);
+  }
+
+  out.write(`
+Routes (try them):
+  GET    ${base}/health
+  POST   ${base}/v1/ask                 curl -s ${base}/v1/ask -H 'content-type: application/json' -d '{"question":"What is the on-call escalation policy?"}'
+  PUT    ${base}/documents/{key}        curl -s -X PUT ${base}/documents/notes/hello.md -H 'content-type: text/markdown' --data-binary @README.md
+  GET    ${base}/documents/{key}        curl -s ${base}/documents/notes/hello.md
+  DELETE ${base}/documents/{key}        curl -s -X DELETE ${base}/documents/notes/hello.md
+  POST   ${base}/events                 curl -s ${base}/events -d '{"Entries":[{"Source":"app.users","DetailType":"PageViewed","Detail":"{\\"userId\\":\\"u-1\\",\\"page\\":\\"/pricing\\"}"}]}'
+  GET    ${base}/executions             curl -s ${base}/executions?stateMachine=ingest-and-index
+  GET    ${base}/executions/{id}        per-state history of one execution
+Press Ctrl+C to stop.
+`);
+
+  const stop = async () => {
+    out.write('\nStopping…\n');
+    server.close();
+    await stack.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? `${err.name}: ${err.message}` : err);
+  process.exit(1);
+});

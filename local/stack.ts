@@ -1,0 +1,152 @@
+import './polyfills.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { DocumentKey } from '../functions/ingest-and-index/schemas.js';
+import { migrate } from '../functions/shared/chunk-index.js';
+import { type AppConfig, parseConfig } from '../functions/shared/config.js';
+import { InputValidationError } from '../functions/shared/errors.js';
+import type { Embedder, ObjectInfo, ObjectStore, TextModel } from '../functions/shared/ports.js';
+import { installPorts, type Ports } from '../functions/shared/runtime.js';
+import { LocalEventBus } from './event-bus.js';
+import { createLocalInvoker } from './lambda.js';
+import { createModels } from './models.js';
+import { createDirectoryObjectStore } from './object-store.js';
+import { createPgliteSql } from './pglite-sql.js';
+import { loadServerlessProject, type ServerlessProject } from './serverless-project.js';
+import { LocalStepFunctions } from './step-functions.js';
+
+export interface LocalStackOptions {
+  /** Project root holding serverless.yml (default: the current directory). */
+  root?: string;
+  /** Keep data here across restarts; default: a temporary directory removed on close. */
+  dataDir?: string;
+  /** Environment to parse the configuration from (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Multiplies every ASL Retry interval (tests use a small factor). */
+  retryScale?: number;
+  /** Wrap the model ports, e.g. to inject throttling in reliability tests. */
+  wrapEmbedder?: (embedder: Embedder) => Embedder;
+  wrapTextModel?: (model: TextModel) => TextModel;
+}
+
+export interface LocalStack {
+  project: ServerlessProject;
+  config: AppConfig;
+  ports: Ports;
+  sfn: LocalStepFunctions;
+  bus: LocalEventBus;
+  /** S3 PutObject on the documents bucket + the `Object Created` event EventBridge would deliver. */
+  putDocument(
+    key: string,
+    body: Uint8Array | string,
+    contentType: string,
+  ): Promise<{ info: ObjectInfo; executions: string[] }>;
+  /** S3 DeleteObject + the `Object Deleted` event. */
+  deleteDocument(key: string): Promise<{ executions: string[] }>;
+  close(): Promise<void>;
+}
+
+const DOCUMENTS_BUCKET = 'DocumentsBucket';
+const APP_EVENT_BUS = 'AppEventBus';
+
+let sequence = 0n;
+/** S3 sequencers grow for successive events on one key; a time-based hex counter does the same locally. */
+function nextSequencer(): string {
+  sequence += 1n;
+  return (BigInt(Date.now()) * 4096n + (sequence % 4096n)).toString(16).toUpperCase().padStart(16, '0');
+}
+
+/** Starts the embedded runtime: PGlite + pgvector, the object stores, the bus and the state machines. */
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const root = resolve(options.root ?? process.cwd());
+  const env = options.env ?? process.env;
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+  const config = parseConfig(env);
+  const project = loadServerlessProject(root);
+  const temporary = options.dataDir ? undefined : await mkdtemp(join(tmpdir(), 'composable-ai-'));
+  const dataDir = options.dataDir ? resolve(options.dataDir) : (temporary as string);
+
+  const sql = await createPgliteSql(options.dataDir ? { dataDir: join(dataDir, 'postgres') } : {});
+  await migrate(sql, { dimensions: config.embedding.dimensions });
+  const documents = createDirectoryObjectStore(join(dataDir, 's3', DOCUMENTS_BUCKET));
+  const staging: ObjectStore = createDirectoryObjectStore(join(dataDir, 's3', 'StagingBucket'));
+
+  const sfn = new LocalStepFunctions(project, {
+    invoke: createLocalInvoker(project),
+    retryScale: options.retryScale ?? 1,
+  });
+  const bus = new LocalEventBus(project, sfn, APP_EVENT_BUS);
+  const { embedder, textModel } = await createModels(config);
+
+  const ports: Ports = {
+    config,
+    documents,
+    staging,
+    sql,
+    embedder: options.wrapEmbedder ? options.wrapEmbedder(embedder) : embedder,
+    textModel: options.wrapTextModel ? options.wrapTextModel(textModel) : textModel,
+    events: bus.publisher(),
+    workflows: {
+      async startSync(machineId, input) {
+        const r = await sfn.startSync(machineId, input);
+        const result = {
+          executionId: r.executionArn,
+          status: r.status === 'SUCCEEDED' ? 'SUCCEEDED' : 'FAILED',
+        } as const;
+        return r.status === 'SUCCEEDED'
+          ? { ...result, output: r.output }
+          : { ...result, error: r.error ?? 'Error', cause: r.cause ?? '' };
+      },
+    },
+  };
+  installPorts(ports);
+
+  const s3Event = (detailType: 'Object Created' | 'Object Deleted', object: Record<string, unknown>, reason: string) =>
+    bus.toEvent(
+      { Source: 'aws.s3', DetailType: detailType, Detail: {}, Resources: [`arn:aws:s3:::${DOCUMENTS_BUCKET}`] },
+      {
+        version: '0',
+        bucket: { name: DOCUMENTS_BUCKET },
+        object,
+        'request-id': sequence.toString(16),
+        requester: '123456789012',
+        'source-ip-address': '127.0.0.1',
+        reason,
+      },
+    );
+
+  const checkKey = (key: string) => {
+    const parsed = DocumentKey.safeParse(key);
+    if (!parsed.success) throw new InputValidationError(`invalid document key: ${parsed.error.issues[0]?.message}`);
+  };
+
+  return {
+    project,
+    config,
+    ports,
+    sfn,
+    bus,
+    async putDocument(key, body, contentType) {
+      checkKey(key);
+      const info = await documents.put(key, body, contentType);
+      const event = s3Event(
+        'Object Created',
+        { key, size: info.size, etag: info.etag, sequencer: nextSequencer() },
+        'PutObject',
+      );
+      return { info, executions: bus.deliver('default', event).map((e) => e.executionId) };
+    },
+    async deleteDocument(key) {
+      checkKey(key);
+      await documents.delete(key);
+      const event = s3Event('Object Deleted', { key, sequencer: nextSequencer() }, 'DeleteObject');
+      return { executions: bus.deliver('default', event).map((e) => e.executionId) };
+    },
+    async close() {
+      await sfn.idle();
+      await sql.close();
+      if (temporary) await rm(temporary, { recursive: true, force: true });
+    },
+  };
+}
