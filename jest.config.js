@@ -11,6 +11,7 @@ const config = {
   },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true }] },
   setupFiles: ['<rootDir>/tests/setup.ts'],
+  reporters: ['default', '<rootDir>/tests/summary-reporter.cjs'],
   testTimeout: 60_000,
   restoreMocks: true,
 };
