@@ -32,18 +32,19 @@ export async function searchChunks(input: AskInput & { embedding: number[] }, de
   };
 }
 
-/** Quotes a chunk as data for the prompt: angle brackets are escaped so a document cannot close the block. */
-function passage(hit: Hit): string {
-  const text = (hit.heading ? `${hit.heading}\n${hit.content}` : hit.content)
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;');
-  return `<passage id="${hit.chunkId}">${text}</passage>`;
+const escapeText = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+const escapeAttribute = (text: string) => escapeText(text).replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/** Quotes a chunk as data for the prompt: `<` is escaped so a document can never close or open a block. */
+export function renderPassage(hit: Pick<Hit, 'chunkId' | 'heading' | 'content'>): string {
+  const section = hit.heading ? ` section="${escapeAttribute(hit.heading)}"` : '';
+  return `<passage id="${escapeAttribute(hit.chunkId)}"${section}>${escapeText(hit.content)}</passage>`;
 }
 
 /** GenerateAnswer: answers from the retrieved passages only, citing the chunks the answer used. */
 export async function generateAnswer(input: GenerateInput, deps: Deps): Promise<Answer> {
   const prompt = renderPrompt('answer-question', {
-    passages: input.hits.map(passage).join('\n'),
+    passages: input.hits.map(renderPassage).join('\n'),
     question: input.question,
   });
   const response = await deps.textModel.complete({

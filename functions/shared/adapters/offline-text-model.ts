@@ -50,13 +50,18 @@ interface Sentence {
   terms: ReadonlySet<string>;
 }
 
+/** Undoes the escaping the prompts apply to quoted text (&lt; &gt; &quot; &amp;). */
+function unescapeQuoted(text: string): string {
+  return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&amp;/g, '&');
+}
+
 /** Extracts the `<passage id="…">…</passage>` blocks of a prompt, in order. */
 export function parsePassages(text: string): Passage[] {
   const passages: Passage[] = [];
   for (const match of text.matchAll(PASSAGE)) {
     const idMatch = PASSAGE_ID.exec(match[1] ?? '');
     const id = idMatch?.[1] ?? idMatch?.[2] ?? `passage-${passages.length + 1}`;
-    passages.push({ id, text: match[2] ?? '' });
+    passages.push({ id: unescapeQuoted(id), text: unescapeQuoted(match[2] ?? '') });
   }
   return passages;
 }
