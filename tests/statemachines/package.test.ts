@@ -1,0 +1,461 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { inflateRawSync } from 'node:zlib';
+import { parse } from 'yaml';
+import { loadServerlessProject } from '../../local/serverless-project.js';
+
+// Packages the service once with osls (`sls package`), offline, and checks the CloudFormation template it
+// would deploy and the Lambda bundles it would upload.
+
+type Node = Record<string, unknown>;
+interface Resource {
+  Type: string;
+  Properties?: Node;
+  DependsOn?: string | string[];
+}
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+}
+
+const root = process.cwd();
+const project = loadServerlessProject(root);
+const functionKeys = [...project.functions.keys()];
+
+const MACHINES = [
+  { id: 'ingest-and-index', logicalId: 'IngestAndIndexStateMachine', type: 'STANDARD' },
+  { id: 'answer-question', logicalId: 'AnswerQuestionStateMachine', type: 'EXPRESS' },
+] as const;
+
+// Actions that read or change data: none may be granted on every resource.
+const DATA_PLANE_ACTIONS = [
+  's3:GetObject',
+  's3:PutObject',
+  's3:DeleteObject',
+  'rds-data:*',
+  'secretsmanager:GetSecretValue',
+  'bedrock:InvokeModel',
+  'events:PutEvents',
+  'states:StartSyncExecution',
+  'states:StartExecution',
+  'lambda:InvokeFunction',
+  'dynamodb:*',
+];
+
+let packageDir: string;
+let resources: Record<string, Resource>;
+
+/** The CloudFormation logical id the framework gives a function's AWS::Lambda::Function. */
+function lambdaLogicalId(functionKey: string): string {
+  return `${functionKey.charAt(0).toUpperCase()}${functionKey.slice(1)}LambdaFunction`;
+}
+
+function resource(logicalId: string): Resource {
+  const found = resources[logicalId];
+  if (!found) throw new Error(`the template has no resource ${logicalId}`);
+  return found;
+}
+
+function propertiesOf(logicalId: string): Node {
+  return resource(logicalId).Properties ?? {};
+}
+
+function ofType(type: string): [string, Resource][] {
+  return Object.entries(resources).filter(([, r]) => r.Type === type);
+}
+
+const asArray = <T>(value: T | T[] | undefined): T[] =>
+  value === undefined ? [] : Array.isArray(value) ? value : [value];
+
+/** Every logical id a node refers to through Ref, Fn::GetAtt or a Fn::Sub placeholder. */
+function referencedIds(node: unknown): Set<string> {
+  const ids = new Set<string>();
+  const visit = (n: unknown): void => {
+    if (Array.isArray(n)) n.forEach(visit);
+    if (!n || typeof n !== 'object' || Array.isArray(n)) return;
+    for (const [key, value] of Object.entries(n as Node)) {
+      if (key === 'Ref' && typeof value === 'string') ids.add(value);
+      else if (key === 'Fn::GetAtt') ids.add(String(asArray(value as string | string[])[0]).split('.')[0] as string);
+      else if (key === 'Fn::Sub') {
+        const [text, variables] = asArray(value as unknown);
+        const local = Object.keys((variables ?? {}) as Node); // placeholders the Fn::Sub defines itself
+        for (const match of String(text).matchAll(/\$\{([^}!]+)\}/g)) {
+          const id = (match[1] as string).split('.')[0] as string;
+          if (!local.includes(id)) ids.add(id);
+        }
+        visit(variables);
+      } else visit(value);
+    }
+  };
+  visit(node);
+  return ids;
+}
+
+/** Whether two IAM action patterns (with `*` wildcards, case-insensitive) can name the same action. */
+function actionsOverlap(a: string, b: string): boolean {
+  const matches = (pattern: string, action: string) =>
+    new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*')}$`, 'i').test(action);
+  return matches(a, b) || matches(b, a);
+}
+
+/** The Allow statements of an IAM role's inline policies. */
+function allowStatements(role: Resource): Statement[] {
+  const policies = (role.Properties?.Policies ?? []) as { PolicyDocument: { Statement: Statement[] } }[];
+  return policies.flatMap((p) => p.PolicyDocument.Statement).filter((s) => s.Effect === 'Allow');
+}
+
+/** The data-plane actions a statement grants on every resource (`*`). */
+function dataPlaneWildcardGrants(statement: Statement): string[] {
+  if (!asArray(statement.Resource).includes('*')) return [];
+  return asArray(statement.Action).filter((action) => DATA_PLANE_ACTIONS.some((d) => actionsOverlap(action, d)));
+}
+
+/** The entries of a zip archive as name → reader (stored or deflated entries; no zip64). */
+function zipEntries(file: string): Map<string, () => Buffer> {
+  const zip = readFileSync(file);
+  const end = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  const count = zip.readUInt16LE(end + 10);
+  let at = zip.readUInt32LE(end + 16);
+  const entries = new Map<string, () => Buffer>();
+  for (let i = 0; i < count; i++) {
+    const method = zip.readUInt16LE(at + 10);
+    const compressedSize = zip.readUInt32LE(at + 20);
+    const nameLength = zip.readUInt16LE(at + 28);
+    const localHeader = zip.readUInt32LE(at + 42);
+    const name = zip.toString('utf8', at + 46, at + 46 + nameLength);
+    const dataStart = localHeader + 30 + zip.readUInt16LE(localHeader + 26) + zip.readUInt16LE(localHeader + 28);
+    const data = zip.subarray(dataStart, dataStart + compressedSize);
+    entries.set(name, () => (method === 8 ? inflateRawSync(data) : Buffer.from(data)));
+    at += 46 + nameLength + zip.readUInt16LE(at + 30) + zip.readUInt16LE(at + 32);
+  }
+  return entries;
+}
+
+/** `functions/api/ask.handler.handler` → `functions/api/ask.handler.mjs`, the ESM bundle Lambda loads. */
+function bundlePath(functionKey: string): string {
+  const handler = project.functions.get(functionKey)?.handler ?? '';
+  return `${handler.slice(0, handler.lastIndexOf('.'))}.mjs`;
+}
+
+/** A state machine's definition as deployed, with each `${placeholder}` mapped to what Fn::Sub puts there. */
+function deployedDefinition(logicalId: string): { definition: Node; substitutions: Record<string, unknown> } {
+  const [text, substitutions] = (propertiesOf(logicalId).DefinitionString as { 'Fn::Sub': [string, Node] })['Fn::Sub'];
+  return { definition: JSON.parse(text) as Node, substitutions };
+}
+
+/** The Resource of every Task state, nested Map and Parallel states included. */
+function taskResources(states: Record<string, Node>): unknown[] {
+  return Object.values(states).flatMap((state) => {
+    const processor = (state.ItemProcessor ?? state.Iterator) as { States: Record<string, Node> } | undefined;
+    const branches = (state.Branches ?? []) as { States: Record<string, Node> }[];
+    return [
+      ...(state.Type === 'Task' ? [state.Resource] : []),
+      ...(processor ? taskResources(processor.States) : []),
+      ...branches.flatMap((b) => taskResources(b.States)),
+    ];
+  });
+}
+
+/** The function keys a statemachines/<id>.asl.yaml file names in its `Fn::GetAtt: [<key>, Arn]` tasks. */
+function functionsInAslFile(id: string): string[] {
+  const definition = project.stateMachines.get(id)?.definition as Node;
+  return taskResources(definition.States as Record<string, Node>).map(
+    (r) => (r as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0],
+  );
+}
+
+beforeAll(() => {
+  packageDir = mkdtempSync(join(tmpdir(), 'composable-ai-package-'));
+  const home = join(packageDir, 'home');
+  mkdirSync(home);
+  const run = spawnSync(
+    join(root, 'node_modules/.bin/sls'),
+    ['package', '--stage', 'ci', '--package', join(packageDir, 'out')],
+    {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 240_000,
+      // No real credentials or profiles, no instance metadata; any AWS or HTTP call would hit a closed local port.
+      env: {
+        PATH: process.env.PATH,
+        HOME: home,
+        AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
+        AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+        AWS_REGION: 'us-east-1',
+        AWS_EC2_METADATA_DISABLED: 'true',
+        AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+        HTTP_PROXY: 'http://127.0.0.1:9',
+        HTTPS_PROXY: 'http://127.0.0.1:9',
+      },
+    },
+  );
+  // osls prints its errors on stdout
+  if (run.status !== 0)
+    throw new Error(`sls package failed (${run.error?.message ?? run.status}):\n${run.stdout}${run.stderr}`);
+  const template = JSON.parse(
+    readFileSync(join(packageDir, 'out', 'cloudformation-template-update-stack.json'), 'utf8'),
+  ) as { Resources: Record<string, Resource> };
+  resources = template.Resources;
+}, 300_000);
+
+afterAll(() => {
+  if (packageDir) rmSync(packageDir, { recursive: true, force: true });
+});
+
+describe('sls package', () => {
+  describe('Lambda functions', () => {
+    it('packages each function as its own zip holding its ESM bundle and the prompt registry', () => {
+      for (const key of functionKeys) {
+        const zip = join(packageDir, 'out', `${key}.zip`);
+        expect({ key, zip: existsSync(zip) }).toEqual({ key, zip: true });
+
+        const names = [...zipEntries(zip).keys()];
+
+        expect({ key, bundle: names.includes(bundlePath(key)) }).toEqual({ key, bundle: true });
+        expect({ key, prompts: names.some((n) => n.startsWith('prompts/')) }).toEqual({ key, prompts: true });
+      }
+      expect(functionKeys.length).toBeGreaterThanOrEqual(13);
+    });
+
+    it('builds bundles that Node loads, each exporting a handler', () => {
+      const bundles = join(packageDir, 'bundles');
+      const paths = functionKeys.map((key) => {
+        const path = join(bundles, key, bundlePath(key));
+        const read = zipEntries(join(packageDir, 'out', `${key}.zip`)).get(bundlePath(key));
+        mkdirSync(dirname(path), { recursive: true });
+        writeFileSync(path, read?.() ?? '');
+        return path;
+      });
+      const loadAll = `
+        import { pathToFileURL } from 'node:url';
+        for (const path of process.argv.slice(1)) {
+          const { handler } = await import(pathToFileURL(path).href);
+          if (typeof handler !== 'function') throw new Error(path + ' exports no handler function');
+        }
+        console.log('loaded ' + (process.argv.length - 1));`;
+
+      const output = execFileSync(process.execPath, ['--input-type=module', '-e', loadAll, ...paths], {
+        env: { PATH: process.env.PATH, AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' },
+        timeout: 60_000,
+      }).toString();
+
+      expect(output.trim()).toBe(`loaded ${functionKeys.length}`);
+    });
+
+    it('runs every function on nodejs22.x arm64 with the provider environment', () => {
+      const serverlessYml = parse(readFileSync(join(root, 'serverless.yml'), 'utf8')) as { provider: Node };
+      const providerVariables = Object.keys(serverlessYml.provider.environment as Node);
+
+      for (const key of functionKeys) {
+        const props = resource(lambdaLogicalId(key)).Properties ?? {};
+        const variables = (props.Environment as { Variables: Node }).Variables;
+
+        expect({ key, runtime: props.Runtime, arch: props.Architectures }).toEqual({
+          key,
+          runtime: 'nodejs22.x',
+          arch: ['arm64'],
+        });
+        expect({ key, missing: providerVariables.filter((v) => !(v in variables)) }).toEqual({ key, missing: [] });
+        expect(variables.DB_SECRET_ARN).toEqual({ 'Fn::GetAtt': ['DatabaseCluster', 'MasterUserSecret.SecretArn'] });
+      }
+      expect(providerVariables).toEqual(
+        expect.arrayContaining(['DOCUMENTS_BUCKET', 'DB_CLUSTER_ARN', 'EVENT_BUS_NAME']),
+      );
+    });
+  });
+
+  describe.each(MACHINES)('$id state machine', ({ id, logicalId, type }) => {
+    it(`is an AWS::StepFunctions::StateMachine of type ${type}`, () => {
+      const props = propertiesOf(logicalId);
+
+      expect(resource(logicalId).Type).toBe('AWS::StepFunctions::StateMachine');
+      expect(props.StateMachineType).toBe(type);
+      expect(props.StateMachineName).toBe(`composable-ai-ci-${id}`);
+    });
+
+    it('has a definition whose tasks invoke the ARNs of the functions its ASL file names', () => {
+      const { definition, substitutions } = deployedDefinition(logicalId);
+      const expected = functionsInAslFile(id).map((key) => ({ 'Fn::GetAtt': [lambdaLogicalId(key), 'Arn'] }));
+
+      const invoked = taskResources(definition.States as Record<string, Node>).map(
+        (r) => substitutions[/^\$\{(\w+)\}$/.exec(String(r))?.[1] ?? ''],
+      );
+
+      expect(invoked.length).toBeGreaterThan(0);
+      expect(invoked).toEqual(expected);
+    });
+
+    it('has a role that may invoke exactly the functions of its definition', () => {
+      const roleId = [...referencedIds(resource(logicalId).Properties?.RoleArn)][0] as string;
+      const grants = allowStatements(resource(roleId)).filter((s) =>
+        asArray(s.Action).includes('lambda:InvokeFunction'),
+      );
+
+      const granted = new Set(grants.flatMap((s) => [...referencedIds(s.Resource)]));
+
+      expect(resource(roleId).Type).toBe('AWS::IAM::Role');
+      expect([...granted].sort()).toEqual([...new Set(functionsInAslFile(id).map(lambdaLogicalId))].sort());
+    });
+  });
+
+  it('starts ingest-and-index from an EventBridge rule on S3 Object Created / Object Deleted in the documents bucket', () => {
+    const rules = ofType('AWS::Events::Rule').filter(([, r]) =>
+      asArray(r.Properties?.Targets as { Arn: unknown }[] | undefined).some((t) =>
+        referencedIds(t.Arn).has('IngestAndIndexStateMachine'),
+      ),
+    );
+
+    expect(rules).toHaveLength(1);
+    const props = rules[0]?.[1].Properties ?? {};
+    expect(props.EventPattern).toEqual({
+      source: ['aws.s3'],
+      'detail-type': ['Object Created', 'Object Deleted'],
+      detail: { bucket: { name: [{ Ref: 'DocumentsBucket' }] } },
+    });
+    expect(props.EventBusName).toBeUndefined(); // S3 sends its events to the default bus
+    const target = (props.Targets as { RoleArn: unknown }[])[0];
+    const roleId = [...referencedIds(target?.RoleArn)][0] as string;
+    expect(allowStatements(resource(roleId))).toEqual([
+      { Effect: 'Allow', Action: ['states:StartExecution'], Resource: { Ref: 'IngestAndIndexStateMachine' } },
+    ]);
+  });
+
+  it('logs every answer-question execution to its log group, with the log delivery permissions', () => {
+    const props = propertiesOf('AnswerQuestionStateMachine');
+    const roleId = [...referencedIds(props.RoleArn)][0] as string;
+
+    const actions = allowStatements(resource(roleId)).flatMap((s) => asArray(s.Action));
+
+    expect(props.LoggingConfiguration).toEqual({
+      Level: 'ALL',
+      IncludeExecutionData: true,
+      Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': ['AnswerQuestionLogGroup', 'Arn'] } } }],
+    });
+    expect(resource('AnswerQuestionLogGroup').Type).toBe('AWS::Logs::LogGroup');
+    expect(actions).toEqual(
+      expect.arrayContaining(['logs:CreateLogDelivery', 'logs:PutResourcePolicy', 'logs:DescribeLogGroups']),
+    );
+  });
+
+  it('routes POST /v1/ask to the ask function, which may start answer-question synchronously', () => {
+    const [, route] =
+      ofType('AWS::ApiGatewayV2::Route').find(([, r]) => r.Properties?.RouteKey === 'POST /v1/ask') ?? [];
+    const integrationId = [...referencedIds(route?.Properties?.Target)][0] as string;
+    const machineName = resource('AnswerQuestionStateMachine').Properties?.StateMachineName;
+    const lambdaRole = resource('IamRoleLambdaExecution');
+
+    const startSync = allowStatements(lambdaRole).filter((s) =>
+      asArray(s.Action).includes('states:StartSyncExecution'),
+    );
+
+    expect(resource(integrationId).Properties?.IntegrationUri).toEqual({ 'Fn::GetAtt': ['AskLambdaFunction', 'Arn'] });
+    expect(
+      (propertiesOf('AskLambdaFunction').Environment as { Variables: Node }).Variables
+        .ANSWER_QUESTION_STATE_MACHINE_ARN,
+    ).toEqual({ 'Fn::GetAtt': ['AnswerQuestionStateMachine', 'Arn'] });
+    const routerName = resource('RouteWithCascadeStateMachine').Properties?.StateMachineName;
+    const arnOf = (name: unknown) => ({
+      'Fn::Sub': `arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:stateMachine:${name}`,
+    });
+    expect(startSync).toEqual([
+      { Effect: 'Allow', Action: ['states:StartSyncExecution'], Resource: [arnOf(machineName), arnOf(routerName)] },
+    ]);
+  });
+
+  it('puts every /v1 route behind the cached bearer-token authorizer', () => {
+    const routes = ofType('AWS::ApiGatewayV2::Route').filter(([, r]) =>
+      String(r.Properties?.RouteKey).includes(' /v1/'),
+    );
+    const [authorizerId, authorizer] = ofType('AWS::ApiGatewayV2::Authorizer')[0] ?? [];
+
+    expect(routes.map(([, r]) => r.Properties?.RouteKey).sort()).toEqual(['POST /v1/ask', 'POST /v1/generate']);
+    for (const [, route] of routes) {
+      expect(route.Properties?.AuthorizationType).toBe('CUSTOM');
+      expect(route.Properties?.AuthorizerId).toEqual({ Ref: authorizerId });
+    }
+    expect(authorizer?.Properties).toMatchObject({
+      AuthorizerType: 'REQUEST',
+      EnableSimpleResponses: true,
+      AuthorizerPayloadFormatVersion: '2.0',
+      IdentitySource: ['$request.header.Authorization'],
+      AuthorizerResultTtlInSeconds: 300,
+    });
+  });
+
+  it('holds the route-with-cascade Express machine, its usage table and the JWT secret', () => {
+    const router = resource('RouteWithCascadeStateMachine');
+
+    expect(router.Properties?.StateMachineType).toBe('EXPRESS');
+    expect(resource('UsageTable').Type).toBe('AWS::DynamoDB::Table');
+    expect(resource('JwtSigningSecret').Type).toBe('AWS::SecretsManager::Secret');
+    expect(
+      (propertiesOf('GenerateLambdaFunction').Environment as { Variables: Node }).Variables
+        .ROUTE_WITH_CASCADE_STATE_MACHINE_ARN,
+    ).toEqual({
+      'Fn::GetAtt': ['RouteWithCascadeStateMachine', 'Arn'],
+    });
+  });
+
+  it('runs the database migrations on deploy through a custom resource, after the cluster has an instance', () => {
+    const migrations = resource('DatabaseMigrations');
+    const cluster = propertiesOf('DatabaseCluster');
+
+    expect(migrations.Type).toBe('Custom::DatabaseMigrations');
+    expect(migrations.Properties?.ServiceToken).toEqual({ 'Fn::GetAtt': ['MigrateDatabaseLambdaFunction', 'Arn'] });
+    expect(asArray(migrations.DependsOn)).toContain('DatabaseInstance');
+    expect(cluster).toMatchObject({
+      Engine: 'aurora-postgresql',
+      ManageMasterUserPassword: true,
+      EnableHttpEndpoint: true,
+      ServerlessV2ScalingConfiguration: { MinCapacity: 0, MaxCapacity: 4 },
+    });
+    expect(resource('DatabaseInstance').Properties?.DBInstanceClass).toBe('db.serverless');
+  });
+
+  it('grants no data-plane action on every resource, in any role', () => {
+    const roles = ofType('AWS::IAM::Role');
+
+    const grants = roles.flatMap(([id, role]) =>
+      allowStatements(role).flatMap((s) => dataPlaneWildcardGrants(s).map((action) => `${id}: ${action}`)),
+    );
+
+    expect(roles.length).toBeGreaterThanOrEqual(4);
+    expect(grants).toEqual([]);
+    expect(ofType('AWS::IAM::Policy')).toEqual([]);
+    expect(ofType('AWS::IAM::ManagedPolicy')).toEqual([]);
+  });
+
+  it('detects wildcard data-plane grants, including through action wildcards', () => {
+    const statement = (Action: string[]): Statement => ({ Effect: 'Allow', Action, Resource: ['*'] });
+
+    expect(dataPlaneWildcardGrants(statement(['s3:*', 'xray:PutTraceSegments']))).toEqual(['s3:*']);
+    expect(dataPlaneWildcardGrants(statement(['rds-data:ExecuteStatement']))).toEqual(['rds-data:ExecuteStatement']);
+    expect(dataPlaneWildcardGrants(statement(['logs:CreateLogDelivery']))).toEqual([]);
+  });
+
+  it('has no circular dependency between resources', () => {
+    const dependsOn = new Map(
+      Object.entries(resources).map(([id, r]) => [
+        id,
+        [...referencedIds(r.Properties), ...asArray(r.DependsOn)].filter((d) => d in resources),
+      ]),
+    );
+    const cycles: string[] = [];
+    const state = new Map<string, 'visiting' | 'done'>();
+    const visit = (id: string, path: string[]): void => {
+      state.set(id, 'visiting');
+      for (const next of dependsOn.get(id) ?? []) {
+        if (state.get(next) === 'visiting') cycles.push([...path.slice(path.indexOf(next)), next].join(' → '));
+        else if (!state.has(next)) visit(next, [...path, next]);
+      }
+      state.set(id, 'done');
+    };
+
+    for (const id of dependsOn.keys()) if (!state.has(id)) visit(id, [id]);
+
+    expect(cycles).toEqual([]);
+  });
+});
