@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   const stack = await startLocalStack(process.env.LOCAL_DATA_DIR ? { dataDir: process.env.LOCAL_DATA_DIR } : {});
   out.write(`  state machines: ${stack.sfn.machineIds().join(', ')}\n`);
   out.write(
-    `  models: embeddings ${stack.ports.embedder.modelId} (${stack.ports.embedder.dimensions} dims), text ${stack.config.modelProvider === 'bedrock' ? stack.config.textModelId : 'offline/extractive-v1'}\n`,
+    `  models: embeddings ${stack.ports.embedder.modelId} (${stack.ports.embedder.dimensions} dims), text ${stack.config.modelProvider === 'bedrock' ? 'Bedrock Converse, per config/model-catalog.yaml' : 'offline/extractive-v1 standing in for every catalog model'}\n`,
   );
 
   const server = createLocalServer(stack);
@@ -50,9 +50,14 @@ async function main(): Promise<void> {
   }
 
   out.write(`
+/v1/* routes need a bearer token (HS256, AUTH_JWT_SECRET; the default secret is for development only):
+  export TOKEN=$(npm run -s token -- u-1)                  # tenant defaults to the user id; --tenant acme for Acme's documents
+  export TOKEN=$(npm run -s token -- u-1 --tenant default) # the sample corpus outside tenants/ belongs to tenant "default"
+
 Routes (try them):
   GET    ${base}/health
-  POST   ${base}/v1/ask                 curl -s ${base}/v1/ask -H 'content-type: application/json' -d '{"question":"What is the on-call escalation policy?"}'
+  POST   ${base}/v1/ask                 curl -s ${base}/v1/ask -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"question":"When was the Bell Rock Lighthouse first lit?"}'
+  POST   ${base}/v1/generate            curl -s ${base}/v1/generate -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"prompt":"Summarize: it rained, then the sun came out.","taskType":"summarize"}'
   PUT    ${base}/documents/{key}        curl -s -X PUT ${base}/documents/notes/hello.md -H 'content-type: text/markdown' --data-binary @README.md
   GET    ${base}/documents/{key}        curl -s ${base}/documents/notes/hello.md
   DELETE ${base}/documents/{key}        curl -s -X DELETE ${base}/documents/notes/hello.md

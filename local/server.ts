@@ -66,7 +66,54 @@ export function createLocalServer(stack: LocalStack): Server {
     fn.httpRoutes.map((route) => ({ ...route, functionKey: fn.key })),
   );
 
-  async function callApi(functionKey: string, req: IncomingMessage, url: URL, body: Buffer, res: ServerResponse) {
+  // API Gateway caches an authorizer's verdict per identity value for the authorizer's TTL.
+  const verdicts = new Map<string, { expires: number; result: { isAuthorized: boolean; context?: unknown } }>();
+
+  /** Runs the route's Lambda authorizer as HTTP API would; undefined means API Gateway already answered. */
+  async function authorize(
+    route: (typeof apiRoutes)[number],
+    event: Record<string, unknown>,
+    headers: Record<string, string>,
+    res: ServerResponse,
+  ) {
+    const authorizer = route.authorizer;
+    if (!authorizer) return {};
+    const identity = headers[authorizer.identityHeader];
+    if (!identity) {
+      send(res, 401, { message: 'Unauthorized' });
+      return undefined;
+    }
+    const cacheKey = `${authorizer.functionKey}:${identity}`;
+    let verdict = verdicts.get(cacheKey);
+    if (!verdict || verdict.expires < Date.now()) {
+      const authorizerEvent = {
+        ...event,
+        type: 'REQUEST',
+        routeArn: `arn:aws:execute-api:us-east-1:123456789012:local/$default/${route.method}${route.path}`,
+        identitySource: [identity],
+      };
+      const result = (await invoke(authorizer.functionKey, authorizerEvent, API_PAYLOAD_BYTES)) as {
+        isAuthorized: boolean;
+        context?: unknown;
+      };
+      verdict = { expires: Date.now() + authorizer.ttlSeconds * 1000, result };
+      if (authorizer.ttlSeconds > 0) verdicts.set(cacheKey, verdict);
+    }
+    if (!verdict.result.isAuthorized) {
+      send(res, 403, { message: 'Forbidden' });
+      return undefined;
+    }
+    return { authorizer: { lambda: verdict.result.context ?? {} } };
+  }
+
+  async function callApi(
+    route: (typeof apiRoutes)[number],
+    req: IncomingMessage,
+    url: URL,
+    body: Buffer,
+    res: ServerResponse,
+  ) {
+    const functionKey = route.functionKey;
     const headers = Object.fromEntries(
       Object.entries(req.headers).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v.join(',') : (v ?? '')]),
     );
@@ -97,6 +144,9 @@ export function createLocalServer(stack: LocalStack): Server {
       body: body.length > 0 ? body.toString('utf8') : undefined,
       isBase64Encoded: false,
     };
+    const authorization = await authorize(route, event, headers, res);
+    if (!authorization) return;
+    Object.assign(event.requestContext, authorization);
     const result = (await invoke(functionKey, event, API_PAYLOAD_BYTES)) as APIGatewayProxyStructuredResultV2;
     res.writeHead(result.statusCode ?? 200, {
       'content-type': 'application/json',
@@ -113,7 +163,7 @@ export function createLocalServer(stack: LocalStack): Server {
     if (method === 'GET' && path === '/health') return send(res, 200, { status: 'ok' });
 
     const api = apiRoutes.find((r) => r.method === method && r.path === path);
-    if (api) return callApi(api.functionKey, req, url, await readBody(req), res);
+    if (api) return callApi(api, req, url, await readBody(req), res);
 
     if (path.startsWith('/documents/')) {
       const key = decodeKey(path.slice('/documents/'.length));

@@ -15,7 +15,22 @@ export interface LocalFunction {
   handler: string;
   timeoutSeconds: number;
   environment: Record<string, unknown>;
-  httpRoutes: { method: string; path: string }[];
+  httpRoutes: LocalHttpRoute[];
+}
+
+export interface LocalAuthorizer {
+  /** The authorizer function's key in serverless.yml. */
+  functionKey: string;
+  /** The header API Gateway reads the identity from (lower case); missing → 401 without calling the authorizer. */
+  identityHeader: string;
+  /** How long API Gateway caches a verdict per identity value. */
+  ttlSeconds: number;
+}
+
+export interface LocalHttpRoute {
+  method: string;
+  path: string;
+  authorizer?: LocalAuthorizer;
 }
 
 export interface LocalRule {
@@ -116,6 +131,19 @@ export function loadServerlessProject(root: string): ServerlessProject {
   const doc = asRecord(resolver.resolve(raw), 'the document');
   const provider = asRecord(doc.provider, 'provider');
   const defaultTimeout = Number(provider.timeout ?? 6);
+  const authorizers = asRecord(asRecord(provider.httpApi ?? {}, 'provider.httpApi').authorizers ?? {}, 'authorizers');
+  const authorizerOf = (name: string | undefined): LocalAuthorizer | undefined => {
+    if (!name) return undefined;
+    const a = asRecord(authorizers[name], `provider.httpApi.authorizers.${name}`);
+    const source = [a.identitySource ?? '$request.header.Authorization'].flat()[0];
+    const header = /^\$request\.header\.(.+)$/.exec(String(source))?.[1];
+    if (!header) throw new Error(`serverless.yml: authorizer ${name} must take its identity from a header`);
+    return {
+      functionKey: String(a.functionName),
+      identityHeader: header.toLowerCase(),
+      ttlSeconds: Number(a.resultTtlInSeconds ?? 0),
+    };
+  };
 
   const functions = new Map<string, LocalFunction>();
   for (const [key, value] of Object.entries(asRecord(doc.functions ?? {}, 'functions'))) {
@@ -130,9 +158,14 @@ export function loadServerlessProject(root: string): ServerlessProject {
         ...asRecord(fn.environment ?? {}, 'environment'),
       },
       httpRoutes: events
-        .map((e) => e.httpApi as { method?: string; path?: string } | undefined)
-        .filter((h): h is { method: string; path: string } => Boolean(h?.method && h.path))
-        .map((h) => ({ method: h.method.toUpperCase(), path: h.path })),
+        .map((e) => e.httpApi as { method?: string; path?: string; authorizer?: { name?: string } } | undefined)
+        .filter((h): h is { method: string; path: string; authorizer?: { name?: string } } =>
+          Boolean(h?.method && h.path),
+        )
+        .map((h) => {
+          const authorizer = authorizerOf(h.authorizer?.name);
+          return { method: h.method.toUpperCase(), path: h.path, ...(authorizer ? { authorizer } : {}) };
+        }),
     });
   }
 

@@ -3,11 +3,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DocumentKey } from '../functions/ingest-and-index/schemas.js';
+import { createDynamoUsageLedger } from '../functions/shared/adapters/dynamodb-usage-ledger.js';
 import { migrate } from '../functions/shared/chunk-index.js';
 import { type AppConfig, parseConfig } from '../functions/shared/config.js';
 import { InputValidationError } from '../functions/shared/errors.js';
 import type { Embedder, ObjectInfo, ObjectStore, TextModel } from '../functions/shared/ports.js';
 import { installPorts, type Ports } from '../functions/shared/runtime.js';
+import { createTablesFromResources, startDynalite } from './dynamodb.js';
 import { LocalEventBus } from './event-bus.js';
 import { createLocalInvoker } from './lambda.js';
 import { createModels } from './models.js';
@@ -62,6 +64,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const root = resolve(options.root ?? process.cwd());
   const env = options.env ?? process.env;
   process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+  // Locally the routing decision log line is the audit trail; EMF metrics would only flood stdout.
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   const config = parseConfig(env);
   const project = loadServerlessProject(root);
   const temporary = options.dataDir ? undefined : await mkdtemp(join(tmpdir(), 'composable-ai-'));
@@ -69,6 +73,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
   const sql = await createPgliteSql(options.dataDir ? { dataDir: join(dataDir, 'postgres') } : {});
   await migrate(sql, { dimensions: config.embedding.dimensions });
+  const dynamo = await startDynalite(options.dataDir ? { path: join(dataDir, 'dynamodb') } : {});
+  await createTablesFromResources(project, dynamo.endpoint);
   const documents = createDirectoryObjectStore(join(dataDir, 's3', DOCUMENTS_BUCKET));
   const staging: ObjectStore = createDirectoryObjectStore(join(dataDir, 's3', 'StagingBucket'));
 
@@ -87,6 +93,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     embedder: options.wrapEmbedder ? options.wrapEmbedder(embedder) : embedder,
     textModel: options.wrapTextModel ? options.wrapTextModel(textModel) : textModel,
     events: bus.publisher(),
+    usage: createDynamoUsageLedger({ tableName: 'UsageTable', endpoint: dynamo.endpoint }),
     workflows: {
       async startSync(machineId, input) {
         const r = await sfn.startSync(machineId, input);
@@ -146,6 +153,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     async close() {
       await sfn.idle();
       await sql.close();
+      await dynamo.close();
       if (temporary) await rm(temporary, { recursive: true, force: true });
     },
   };

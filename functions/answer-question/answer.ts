@@ -1,9 +1,10 @@
+import type { GenerateResponse } from '../router/schemas.js';
 import * as index from '../shared/chunk-index.js';
 import { renderPrompt } from '../shared/prompts.js';
 import type { Ports } from '../shared/runtime.js';
 import type { Answer, AskInput, GenerateInput, Hit } from './schemas.js';
 
-type Deps = Pick<Ports, 'config' | 'sql' | 'embedder' | 'textModel'>;
+type Deps = Pick<Ports, 'config' | 'sql' | 'embedder' | 'workflows'>;
 
 /** EmbedQuery: the question as a vector, with the same embedder that indexed the documents. */
 export async function embedQuery(input: AskInput, deps: Deps): Promise<{ embedding: number[] }> {
@@ -41,33 +42,40 @@ export function renderPassage(hit: Pick<Hit, 'chunkId' | 'heading' | 'content'>)
   return `<passage id="${escapeAttribute(hit.chunkId)}"${section}>${escapeText(hit.content)}</passage>`;
 }
 
-/** GenerateAnswer: answers from the retrieved passages only, citing the chunks the answer used. */
+/** GenerateAnswer: answers from the retrieved passages through the router's policy, citing the chunks used. */
 export async function generateAnswer(input: GenerateInput, deps: Deps): Promise<Answer> {
   const prompt = renderPrompt('answer-question', {
     passages: input.hits.map(renderPassage).join('\n'),
     question: input.question,
   });
-  const response = await deps.textModel.complete({
-    modelId: deps.config.textModelId,
-    system: prompt.system,
-    messages: [{ role: 'user', text: prompt.user }],
-    maxTokens: deps.config.answerMaxTokens,
-    temperature: 0,
+  const result = await deps.workflows.startSync('route-with-cascade', {
+    request: { system: prompt.system, prompt: prompt.user, taskType: 'answer', maxTokens: deps.config.answerMaxTokens },
+    tenantId: input.tenantId,
+    userId: input.userId,
+    requestId: input.requestId,
+    startedAt: Date.now(),
   });
-  const cited = new Set([...response.text.matchAll(/\[([^\]\s]+@v-[0-9A-F]+#\d+)\]/g)].map((m) => m[1]));
+  if (result.status !== 'SUCCEEDED') {
+    throw Object.assign(new Error(result.cause ?? 'route-with-cascade failed'), { name: result.error ?? 'Error' });
+  }
+  const routed = result.output as GenerateResponse;
+  const cited = new Set([...routed.text.matchAll(/\[([^\]\s]+@v-[0-9A-F]+#\d+)\]/g)].map((m) => m[1]));
   // Cite what the answer names; when a model cites nothing, list what it was given, best first.
   const used = input.hits.filter((h) => cited.has(h.chunkId));
   return {
-    answer: response.text,
+    answer: routed.text,
     citations: (used.length > 0 ? used : input.hits).map((h) => ({
       documentKey: h.documentKey,
       chunkId: h.chunkId,
       score: h.score,
       text: h.content,
     })),
-    model: response.modelId,
+    model: routed.model,
+    servedBy: routed.servedBy,
+    tier: routed.tier,
+    escalated: routed.escalated,
     promptId: prompt.promptId,
     promptVersion: prompt.promptVersion,
-    usage: response.usage,
+    usage: routed.usage,
   };
 }

@@ -6,6 +6,7 @@ export const TenantId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'tenant ids ar
 export const AskInput = z.object({
   question: z.string().trim().min(1, 'question is required').max(2000, 'question is longer than 2000 characters'),
   tenantId: TenantId,
+  userId: z.string().min(1),
   topK: z.number().int().min(1).max(50),
 });
 export type AskInput = z.infer<typeof AskInput>;
@@ -21,14 +22,25 @@ export const Hit = z.object({
 });
 export type Hit = z.infer<typeof Hit>;
 
-export const GenerateInput = z.object({ question: z.string(), hits: z.array(Hit).min(1) });
+export const GenerateInput = z.object({
+  question: z.string(),
+  tenantId: TenantId,
+  userId: z.string().min(1),
+  /** The answer-question execution's name: the router bills the answer under it. */
+  requestId: z.string().min(1),
+  hits: z.array(Hit).min(1),
+});
 export type GenerateInput = z.infer<typeof GenerateInput>;
 
 export interface Answer {
   answer: string;
   citations: { documentKey: string; chunkId: string; score: number; text: string }[];
+  /** The catalog model the router chose; `servedBy` is what produced the text (the offline stand-in locally). */
   model: string;
+  servedBy: string;
+  tier: string;
+  escalated: boolean;
   promptId: string;
   promptVersion: number;
-  usage: { inputTokens: number; outputTokens: number };
+  usage: { inputTokens: number; outputTokens: number; costUsd: number };
 }

@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import { TenantId } from '../answer-question/schemas.js';
+import type { Identity } from '../auth/verify-token.js';
+import { TenantMismatchError } from '../shared/errors.js';
 import type { HttpResponse } from '../shared/http-handler.js';
 import type { Ports } from '../shared/runtime.js';
+import { failureOf } from './generate.js';
 
 export const AskRequest = z.object({
   question: z.string().trim().min(1, 'question is required').max(2000),
@@ -9,19 +12,22 @@ export const AskRequest = z.object({
   topK: z.number().int().min(1).max(20).optional(),
 });
 
-/** POST /v1/ask: runs answer-question synchronously and maps its outcome to an HTTP answer. */
+/** POST /v1/ask: answers from the caller's tenant (the token's, never the body's) via answer-question. */
 export async function ask(
   body: z.infer<typeof AskRequest>,
+  identity: Identity,
   deps: Pick<Ports, 'config' | 'workflows'>,
 ): Promise<HttpResponse> {
+  if (body.tenantId && body.tenantId !== identity.tenantId) {
+    throw new TenantMismatchError(`your token is for tenant ${identity.tenantId}, not ${body.tenantId}`);
+  }
   const input = {
     question: body.question,
-    tenantId: body.tenantId ?? 'default',
+    tenantId: identity.tenantId,
+    userId: identity.userId,
     topK: body.topK ?? deps.config.search.defaultTopK,
   };
   const result = await deps.workflows.startSync('answer-question', input);
-  if (result.status === 'SUCCEEDED')
-    return { statusCode: 200, body: { ...(result.output as object), executionId: result.executionId } };
-  const error = Object.assign(new Error(result.cause ?? 'answer-question failed'), { name: result.error ?? 'Error' });
-  throw error;
+  if (result.status !== 'SUCCEEDED') throw failureOf(result, 'answer-question');
+  return { statusCode: 200, body: { ...(result.output as object), executionId: result.executionId } };
 }

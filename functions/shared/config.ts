@@ -15,7 +15,6 @@ const Env = z.object({
     .int()
     .refine((n) => [256, 512, 1024].includes(n), 'Titan Text Embeddings V2 supports 256, 512 or 1024 dimensions')
     .default(1024),
-  TEXT_MODEL_ID: z.string().min(1).default('anthropic.claude-3-haiku-20240307-v1:0'),
   ANSWER_MAX_TOKENS: positiveInt(512),
   MAX_DOCUMENT_BYTES: positiveInt(10 * 1024 * 1024),
   CHUNK_MAX_TOKENS: positiveInt(350),
@@ -26,18 +25,19 @@ const Env = z.object({
   SEARCH_MAX_TOP_K: positiveInt(20),
   SEARCH_CANDIDATES: positiveInt(40),
   HNSW_EF_SEARCH: positiveInt(80),
+  ROUTER_STRATEGY: z.enum(['heuristic', 'judge', 'cascade']).default('cascade'),
 });
 
 export type AppConfig = Readonly<{
   modelProvider: 'offline' | 'bedrock';
   embedding: { modelId: string; dimensions: number };
-  textModelId: string;
   answerMaxTokens: number;
   maxDocumentBytes: number;
   chunking: { maxTokens: number; overlapTokens: number };
   embedBatchSize: number;
   embedConcurrency: number;
   search: { defaultTopK: number; maxTopK: number; candidates: number; efSearch: number };
+  router: { strategy: 'heuristic' | 'judge' | 'cascade' };
 }>;
 
 /** Parses settings from an environment; throws ConfigurationError naming every bad variable. */
@@ -54,7 +54,6 @@ export function parseConfig(env: NodeJS.ProcessEnv): AppConfig {
   return Object.freeze({
     modelProvider: e.MODEL_PROVIDER,
     embedding: { modelId: e.EMBEDDING_MODEL_ID, dimensions: e.EMBEDDING_DIMENSIONS },
-    textModelId: e.TEXT_MODEL_ID,
     answerMaxTokens: e.ANSWER_MAX_TOKENS,
     maxDocumentBytes: e.MAX_DOCUMENT_BYTES,
     chunking: { maxTokens: e.CHUNK_MAX_TOKENS, overlapTokens: e.CHUNK_OVERLAP_TOKENS },
@@ -66,6 +65,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): AppConfig {
       candidates: e.SEARCH_CANDIDATES,
       efSearch: e.HNSW_EF_SEARCH,
     },
+    router: { strategy: e.ROUTER_STRATEGY },
   });
 }
 

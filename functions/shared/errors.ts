@@ -89,6 +89,23 @@ export class IndexUnavailableError extends NamedError {
   override readonly transient = true;
 }
 
+// ---- routing ---------------------------------------------------------------------------------
+
+/** The prompt (plus the requested output) does not fit the context window of any catalog model. */
+export class PromptTooLargeError extends NamedError {
+  override readonly name = 'PromptTooLargeError';
+}
+
+/** The tenant's daily budget is spent and its policy is to refuse (HTTP 429). */
+export class BudgetExceededError extends NamedError {
+  override readonly name = 'BudgetExceededError';
+}
+
+/** Every tier failed (throttled, timed out or errored); the cause says why (HTTP 503). */
+export class AllTiersFailedError extends NamedError {
+  override readonly name = 'AllTiersFailedError';
+}
+
 // ---- prompts ---------------------------------------------------------------------------------
 
 /** No prompt with that id exists in the registry. */
@@ -99,6 +116,18 @@ export class PromptNotFoundError extends NamedError {
 /** A prompt was rendered without a value for one of its variables. */
 export class PromptVariableMissingError extends NamedError {
   override readonly name = 'PromptVariableMissingError';
+}
+
+// ---- auth ------------------------------------------------------------------------------------
+
+/** The request carries no valid bearer token (missing, malformed, badly signed, expired, wrong audience/issuer). */
+export class UnauthorizedError extends NamedError {
+  override readonly name = 'UnauthorizedError';
+}
+
+/** The caller's token is valid but names another tenant than the one the request asks for (HTTP 403). */
+export class TenantMismatchError extends NamedError {
+  override readonly name = 'TenantMismatchError';
 }
 
 export const ERROR_CLASSES = [
@@ -118,6 +147,11 @@ export const ERROR_CLASSES = [
   IndexUnavailableError,
   PromptNotFoundError,
   PromptVariableMissingError,
+  PromptTooLargeError,
+  BudgetExceededError,
+  AllTiersFailedError,
+  UnauthorizedError,
+  TenantMismatchError,
 ] as const;
 
 export type ErrorName = InstanceType<(typeof ERROR_CLASSES)[number]>['name'];

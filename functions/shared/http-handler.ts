@@ -15,9 +15,14 @@ export interface HttpResponse {
 /** HTTP status for each named error a route may surface; anything else is a 500 with no internals. */
 const STATUS_BY_ERROR: Record<string, number> = {
   InputValidationError: 400,
+  PromptTooLargeError: 400,
   ModelContextWindowError: 400,
+  UnauthorizedError: 401,
+  TenantMismatchError: 403,
+  BudgetExceededError: 429,
   ModelThrottledError: 503,
   ModelTimeoutError: 503,
+  AllTiersFailedError: 503,
   IndexUnavailableError: 503,
 };
 

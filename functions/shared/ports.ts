@@ -84,3 +84,28 @@ export interface AppEvent {
 export interface EventPublisher {
   publish(events: readonly AppEvent[]): Promise<void>;
 }
+
+export interface UsageRecord {
+  inputTokens: number;
+  outputTokens: number;
+  /** Cost in nano-USD: integers, so concurrent additions sum exactly. */
+  costNanoUsd: number;
+  requests: number;
+  escalations: number;
+}
+
+/** Per-request usage, as recorded once per request id. */
+export interface RequestUsage extends UsageRecord {
+  requestId: string;
+  userId: string;
+  route: string[];
+  models: string[];
+}
+
+/** Tokens and cost per tenant per UTC day (DynamoDB, atomic ADD). */
+export interface UsageLedger {
+  /** Adds a request's usage to its tenant's day, once per request id; false when it was already recorded. */
+  record(tenantId: string, day: string, usage: RequestUsage): Promise<boolean>;
+  /** The tenant's totals for a day (zeros when nothing was recorded). */
+  totals(tenantId: string, day: string): Promise<UsageRecord>;
+}

@@ -1,5 +1,5 @@
 import type { AppConfig } from './config.js';
-import type { Embedder, EventPublisher, ObjectStore, SqlClient, TextModel } from './ports.js';
+import type { Embedder, EventPublisher, ObjectStore, SqlClient, TextModel, UsageLedger } from './ports.js';
 
 /** Everything a handler may touch, behind ports. */
 export interface Ports {
@@ -12,6 +12,7 @@ export interface Ports {
   embedder: Embedder;
   textModel: TextModel;
   events: EventPublisher;
+  usage: UsageLedger;
   /** Starts state machines by capability id (answer-question, …): used by the HTTP handlers. */
   workflows: WorkflowStarter;
 }

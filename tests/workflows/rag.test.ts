@@ -33,7 +33,12 @@ function controllableEmbedder() {
 }
 
 async function ask(stack: LocalStack, question: string, tenantId = 'default', topK = 5) {
-  const result = await stack.ports.workflows.startSync('answer-question', { question, tenantId, topK });
+  const result = await stack.ports.workflows.startSync('answer-question', {
+    question,
+    tenantId,
+    userId: 'u-test',
+    topK,
+  });
   expect(result.status).toBe('SUCCEEDED');
   return result.output as {
     answer: string;
@@ -68,7 +73,13 @@ describe('RAG end to end: ingest-and-index and answer-question on the local runt
     const answered = results.filter(({ q, out }) => out.citations.some((c) => c.text.includes(q.expect)));
     expect(retrieved.length / questions.length).toBeGreaterThanOrEqual(0.9);
     expect(answered.length / questions.length).toBeGreaterThanOrEqual(0.8);
-    for (const { out } of results) expect(out.model).toBe('offline/extractive-v1');
+    for (const { out } of results) {
+      expect(out).toMatchObject({
+        model: 'anthropic.claude-3-haiku-20240307-v1:0',
+        servedBy: 'offline/extractive-v1',
+        tier: 'cheap',
+      });
+    }
   });
 
   it('answers only from the tenant of the question', async () => {

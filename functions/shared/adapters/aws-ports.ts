@@ -2,6 +2,7 @@ import { config, requireResourceNames } from '../config.js';
 import type { Ports } from '../runtime.js';
 import { createBedrockEmbedder } from './bedrock-embedder.js';
 import { bedrockTextModel } from './bedrock-text-model.js';
+import { createDynamoUsageLedger } from './dynamodb-usage-ledger.js';
 import { createEventBridgePublisher } from './eventbridge-publisher.js';
 import { createOfflineEmbedder } from './offline-embedder.js';
 import { offlineTextModel } from './offline-text-model.js';
@@ -19,6 +20,7 @@ export function createAwsPorts(): Ports {
     'DB_SECRET_ARN',
     'DB_NAME',
     'EVENT_BUS_NAME',
+    'USAGE_TABLE',
   ]);
   const bedrock = cfg.modelProvider === 'bedrock';
   return {
@@ -31,6 +33,7 @@ export function createAwsPorts(): Ports {
       : createOfflineEmbedder(cfg.embedding.dimensions),
     textModel: bedrock ? bedrockTextModel : offlineTextModel,
     events: createEventBridgePublisher(env.EVENT_BUS_NAME),
+    usage: createDynamoUsageLedger({ tableName: env.USAGE_TABLE }),
     workflows: createSfnWorkflows(),
   };
 }

@@ -52,7 +52,11 @@ interface Sentence {
 
 /** Undoes the escaping the prompts apply to quoted text (&lt; &gt; &quot; &amp;). */
 function unescapeQuoted(text: string): string {
-  return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&amp;/g, '&');
+  return text
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&amp;/g, '&');
 }
 
 /** Extracts the `<passage id="…">…</passage>` blocks of a prompt, in order. */

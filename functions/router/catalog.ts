@@ -1,0 +1,82 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { ConfigurationError } from '../shared/errors.js';
+
+const Model = z.object({
+  id: z.string().min(1),
+  family: z.string().min(1),
+  tier: z.string().min(1),
+  inputPricePerMTok: z.number().nonnegative(),
+  outputPricePerMTok: z.number().nonnegative(),
+  contextTokens: z.number().int().positive(),
+  maxOutputTokens: z.number().int().positive(),
+});
+export type CatalogModel = z.infer<typeof Model>;
+
+const CatalogFile = z.object({
+  tiers: z.array(z.string().min(1)).min(1),
+  defaultTier: z.string().min(1),
+  models: z.array(Model).min(1),
+});
+
+export interface ModelCatalog {
+  /** Tier names, cheapest first. */
+  tiers: readonly string[];
+  defaultTier: string;
+  /** The last tier: where escalation goes. */
+  topTier: string;
+  models: readonly CatalogModel[];
+  /** The model that serves a tier (the first one listed for it). */
+  modelFor(tier: string): CatalogModel;
+  /** Cost of a call in nano-USD (integers add up exactly in the ledger). */
+  costNanoUsd(modelId: string, usage: { inputTokens: number; outputTokens: number }): number;
+}
+
+/** Validates a catalog: every tier has a model, every model's tier is declared. */
+export function buildCatalog(raw: unknown): ModelCatalog {
+  const parsed = CatalogFile.safeParse(raw);
+  if (!parsed.success) throw new ConfigurationError(`Model catalog is invalid: ${parsed.error.message}`);
+  const { tiers, defaultTier, models } = parsed.data;
+  for (const m of models) {
+    if (!tiers.includes(m.tier)) throw new ConfigurationError(`Model ${m.id} has undeclared tier "${m.tier}"`);
+  }
+  for (const t of tiers) {
+    if (!models.some((m) => m.tier === t)) throw new ConfigurationError(`Tier "${t}" has no model`);
+  }
+  if (!tiers.includes(defaultTier)) throw new ConfigurationError(`defaultTier "${defaultTier}" is not a declared tier`);
+  const byId = new Map(models.map((m) => [m.id, m]));
+  return {
+    tiers,
+    defaultTier,
+    topTier: tiers[tiers.length - 1] as string,
+    models,
+    modelFor(tier) {
+      const model = models.find((m) => m.tier === tier);
+      if (!model) throw new ConfigurationError(`No model for tier "${tier}"`);
+      return model;
+    },
+    costNanoUsd(modelId, usage) {
+      const model = byId.get(modelId);
+      if (!model) return 0;
+      // USD per 1M tokens = 1,000 nano-USD per token.
+      return Math.round(
+        usage.inputTokens * model.inputPricePerMTok * 1000 + usage.outputTokens * model.outputPricePerMTok * 1000,
+      );
+    },
+  };
+}
+
+const loaded = new Map<string, ModelCatalog>();
+
+/** The deployment's catalog: MODEL_CATALOG_FILE, else config/model-catalog.yaml (packaged with the functions). */
+export function modelCatalog(): ModelCatalog {
+  const file = process.env.MODEL_CATALOG_FILE ?? join(process.cwd(), 'config', 'model-catalog.yaml');
+  let catalog = loaded.get(file);
+  if (!catalog) {
+    catalog = buildCatalog(parse(readFileSync(file, 'utf8')));
+    loaded.set(file, catalog);
+  }
+  return catalog;
+}

@@ -1,0 +1,148 @@
+import { Ajv, type ValidateFunction } from 'ajv';
+import { InputValidationError, PromptTooLargeError } from '../shared/errors.js';
+import { countTokens } from '../shared/tokens.js';
+import type { ModelCatalog } from './catalog.js';
+import type { GenerateRequest, ModelCall, Strategy, Validation } from './schemas.js';
+
+/**
+ * The routing policy, in one place: which tier a request starts on (strategy A heuristics, the
+ * strategy B judge's label) and whether a response is good enough or must escalate (strategy C).
+ * The route-with-cascade state machine calls these functions from its steps.
+ */
+
+/** Strategy A: task types that a cheap model handles well, and those that need the strong one. */
+export const TIER_BY_TASK_TYPE: Readonly<Record<string, 'cheapest' | 'top'>> = {
+  summarize: 'cheapest',
+  extract: 'cheapest',
+  format: 'cheapest',
+  classify: 'cheapest',
+  translate: 'cheapest',
+  answer: 'cheapest',
+  code: 'top',
+  analysis: 'top',
+  reasoning: 'top',
+};
+
+/** Default output budget when a request sets no maxTokens. */
+export const DEFAULT_MAX_TOKENS = 1024;
+
+export interface TierChoice {
+  tier: string;
+  reason: string;
+  inputTokens: number;
+}
+
+function fits(catalog: ModelCatalog, tier: string, inputTokens: number, maxTokens: number): boolean {
+  const model = catalog.modelFor(tier);
+  return inputTokens + Math.min(maxTokens, model.maxOutputTokens) <= model.contextTokens;
+}
+
+/** The request's input size as the models will see it. */
+export function inputTokensOf(request: Pick<GenerateRequest, 'prompt' | 'system'>): number {
+  return countTokens(request.prompt) + (request.system ? countTokens(request.system) : 0);
+}
+
+/**
+ * Picks the starting tier: by task type (heuristic, judge fallback) or the cheapest (cascade), never
+ * below the cheapest tier whose context window fits, never above a budget cap unless nothing else fits.
+ */
+export function chooseTier(
+  request: GenerateRequest,
+  strategy: Strategy,
+  catalog: ModelCatalog,
+  tierCap: string | null,
+): TierChoice {
+  const inputTokens = inputTokensOf(request);
+  const maxTokens = request.maxTokens ?? DEFAULT_MAX_TOKENS;
+  const fitting = catalog.tiers.filter((t) => fits(catalog, t, inputTokens, maxTokens));
+  if (fitting.length === 0) {
+    const largest = Math.max(...catalog.models.map((m) => m.contextTokens));
+    throw new PromptTooLargeError(
+      `The prompt is ${inputTokens} tokens (+${maxTokens} for the answer); the largest context window is ${largest}`,
+    );
+  }
+  let wanted: string;
+  let reason: string;
+  if (strategy === 'cascade') {
+    wanted = catalog.tiers[0] as string;
+    reason = 'cascade:start-cheapest';
+  } else {
+    const mapped = request.taskType ? TIER_BY_TASK_TYPE[request.taskType] : undefined;
+    wanted =
+      mapped === 'top' ? catalog.topTier : mapped === 'cheapest' ? (catalog.tiers[0] as string) : catalog.defaultTier;
+    reason = `taskType:${request.taskType ?? 'none'}${mapped ? '' : '(default)'}`;
+  }
+  if (tierCap && catalog.tiers.indexOf(wanted) > catalog.tiers.indexOf(tierCap)) {
+    wanted = tierCap;
+    reason += ';budget:capped';
+  }
+  const tier = fitting.find((t) => catalog.tiers.indexOf(t) >= catalog.tiers.indexOf(wanted)) ?? (fitting[0] as string);
+  if (tier !== wanted) reason += `;context:${inputTokens}`;
+  return { tier, reason, inputTokens };
+}
+
+/** Strategy B: reads the judge's label from its answer ("simple"/"complex", or a cited [simple]/[complex]). */
+export function judgeLabel(text: string): 'simple' | 'complex' | undefined {
+  const match = /\b(simple|complex)\b/i.exec(text);
+  return match ? (match[1]?.toLowerCase() as 'simple' | 'complex') : undefined;
+}
+
+const REFUSAL = [
+  /^\s*(i'?m|i am) (sorry|afraid)\b/i,
+  /^\s*i (cannot|can't|can not|won't|will not|am unable to|'m unable to) (help|assist|provide|comply|answer|do that)/i,
+  /^\s*as an ai\b/i,
+  /^\s*i must (decline|refuse)/i,
+];
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const compiled = new Map<string, ValidateFunction>();
+
+/** Compiles a JSON Schema once; an invalid schema is the caller's error (HTTP 400). */
+export function compileSchema(schema: Record<string, unknown>): ValidateFunction {
+  const key = JSON.stringify(schema);
+  const cachedValidate = compiled.get(key);
+  if (cachedValidate) return cachedValidate;
+  try {
+    const validate = ajv.compile(schema);
+    compiled.set(key, validate);
+    return validate;
+  } catch (err) {
+    throw new InputValidationError(`responseFormat.schema is not a valid JSON Schema: ${(err as Error).message}`);
+  }
+}
+
+/** The JSON a model returned, without the markdown fence models like to add. */
+export function parseJsonOutput(text: string): unknown {
+  const fenced = /^\s*```(?:json)?\s*([\s\S]*?)\s*```\s*$/i.exec(text);
+  return JSON.parse(fenced?.[1] ?? text);
+}
+
+/** Strategy C's check: is a response good enough, or must the request escalate (and why)? */
+export function validateResponse(
+  request: Pick<GenerateRequest, 'responseFormat'>,
+  call: Pick<ModelCall, 'text' | 'stopReason'>,
+): Validation {
+  if (call.text.trim().length === 0) return { acceptable: false, reason: 'empty-output' };
+  if (call.stopReason === 'max_tokens') return { acceptable: false, reason: 'truncated' };
+  if (call.stopReason === 'content_filtered' || call.stopReason === 'guardrail_intervened') {
+    return { acceptable: false, reason: `blocked:${call.stopReason}` };
+  }
+  if (REFUSAL.some((r) => r.test(call.text))) return { acceptable: false, reason: 'refusal' };
+  if (request.responseFormat?.type === 'json') {
+    let value: unknown;
+    try {
+      value = parseJsonOutput(call.text);
+    } catch {
+      return { acceptable: false, reason: 'invalid-json' };
+    }
+    const schema = request.responseFormat.schema;
+    if (schema) {
+      const validate = compileSchema(schema);
+      if (!validate(value)) {
+        const first = validate.errors?.[0];
+        return { acceptable: false, reason: `schema:${first?.instancePath || '/'} ${first?.message ?? 'invalid'}` };
+      }
+    }
+  }
+  return { acceptable: true, reason: null };
+}
