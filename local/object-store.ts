@@ -3,6 +3,13 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ObjectInfo, ObjectStore } from '../functions/shared/ports.js';
 
+/** How often a get re-reads the sidecar when the body it named was removed by a concurrent write. */
+const MAX_READ_ATTEMPTS = 100;
+
+function isMissing(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === 'ENOENT';
+}
+
 /**
  * The local stand-in for an S3 bucket: objects are files under a directory, with a sidecar holding
  * the content type and the ETag (MD5 of the body, as S3 computes it for a single-part upload).
@@ -14,12 +21,26 @@ export function createDirectoryObjectStore(directory: string): ObjectStore {
   const pathOf = (key: string) => join(directory, createHash('sha256').update(key).digest('hex'));
   const metaOf = (key: string) => `${pathOf(key)}.meta.json`;
   const bodyOf = (key: string, etag: string) => `${pathOf(key)}.${etag}.body`;
+  const tempOf = (path: string) => `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+
+  // Writes of one key run one after another: a put and a put (or delete) interleaved could otherwise
+  // remove the body file the surviving sidecar names.
+  const writing = new Map<string, Promise<unknown>>();
+  const serialized = <T>(key: string, write: () => Promise<T>): Promise<T> => {
+    const result = (writing.get(key) ?? Promise.resolve()).then(write);
+    const tail = result.catch(() => undefined);
+    writing.set(key, tail);
+    void tail.then(() => {
+      if (writing.get(key) === tail) writing.delete(key);
+    });
+    return result;
+  };
 
   const head = async (key: string): Promise<ObjectInfo | undefined> => {
     try {
       return JSON.parse(await readFile(metaOf(key), 'utf8')) as ObjectInfo;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      if (isMissing(err)) return undefined;
       throw err;
     }
   };
@@ -27,16 +48,19 @@ export function createDirectoryObjectStore(directory: string): ObjectStore {
   return {
     head,
     async get(key) {
-      const info = await head(key);
-      if (!info) return undefined;
-      try {
-        return { info, body: new Uint8Array(await readFile(bodyOf(key, info.etag))) };
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw err;
+      for (let attempt = 0; attempt < MAX_READ_ATTEMPTS; attempt++) {
+        const info = await head(key);
+        if (!info) return undefined;
+        try {
+          return { info, body: new Uint8Array(await readFile(bodyOf(key, info.etag))) };
+        } catch (err) {
+          // A put or delete replaced the object between reading the sidecar and its body: read again.
+          if (!isMissing(err)) throw err;
+        }
       }
+      return undefined;
     },
-    async put(key, body, contentType) {
+    put(key, body, contentType) {
       const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body);
       const info: ObjectInfo = {
         key,
@@ -44,19 +68,26 @@ export function createDirectoryObjectStore(directory: string): ObjectStore {
         contentType,
         etag: createHash('md5').update(bytes).digest('hex'),
       };
-      const previous = await head(key);
-      await mkdir(directory, { recursive: true });
-      await writeFile(bodyOf(key, info.etag), bytes);
-      const temp = `${metaOf(key)}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-      await writeFile(temp, JSON.stringify(info));
-      await rename(temp, metaOf(key));
-      if (previous && previous.etag !== info.etag) await rm(bodyOf(key, previous.etag), { force: true });
-      return info;
+      return serialized(key, async () => {
+        const previous = await head(key);
+        await mkdir(directory, { recursive: true });
+        // Renamed into place, never rewritten: a reader of the same ETag's body must not see it half written.
+        const bodyTemp = tempOf(bodyOf(key, info.etag));
+        await writeFile(bodyTemp, bytes);
+        await rename(bodyTemp, bodyOf(key, info.etag));
+        const metaTemp = tempOf(metaOf(key));
+        await writeFile(metaTemp, JSON.stringify(info));
+        await rename(metaTemp, metaOf(key));
+        if (previous && previous.etag !== info.etag) await rm(bodyOf(key, previous.etag), { force: true });
+        return info;
+      });
     },
-    async delete(key) {
-      const info = await head(key);
-      await rm(metaOf(key), { force: true });
-      if (info) await rm(bodyOf(key, info.etag), { force: true });
+    delete(key) {
+      return serialized(key, async () => {
+        const info = await head(key);
+        await rm(metaOf(key), { force: true });
+        if (info) await rm(bodyOf(key, info.etag), { force: true });
+      });
     },
   };
 }
