@@ -44,12 +44,18 @@ export function renderPassage(hit: Pick<Hit, 'chunkId' | 'heading' | 'content'>)
 
 /** GenerateAnswer: answers from the retrieved passages through the router's policy, citing the chunks used. */
 export async function generateAnswer(input: GenerateInput, deps: Deps): Promise<Answer> {
-  const prompt = renderPrompt('answer-question', {
+  const prompt = await renderPrompt('answer-question', {
     passages: input.hits.map(renderPassage).join('\n'),
     question: input.question,
   });
   const result = await deps.workflows.startSync('route-with-cascade', {
-    request: { system: prompt.system, prompt: prompt.user, taskType: 'answer', maxTokens: deps.config.answerMaxTokens },
+    request: {
+      system: prompt.system,
+      prompt: prompt.user,
+      promptRef: { id: prompt.promptId, version: prompt.promptVersion },
+      taskType: 'answer',
+      maxTokens: deps.config.answerMaxTokens,
+    },
     tenantId: input.tenantId,
     userId: input.userId,
     requestId: input.requestId,

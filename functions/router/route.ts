@@ -12,6 +12,7 @@ import type {
   GenerateRequest,
   GenerateResponse,
   ModelCall,
+  PromptRef,
   RouteInput,
   RouteState,
   Validation,
@@ -62,7 +63,7 @@ export function classifyRequest(input: RouteInput & { budget: Budget }, deps: Ro
 export async function invokeModel(
   input: { request: GenerateRequest; tier: string; step: string },
   deps: RouterDeps,
-  prompt?: { system?: string; user: string },
+  prompt?: { system?: string; user: string; ref: PromptRef; temperature?: number },
 ): Promise<ModelCall> {
   const tier = input.tier === 'top' ? deps.catalog.topTier : input.tier;
   const model = deps.catalog.modelFor(tier);
@@ -72,8 +73,9 @@ export async function invokeModel(
     ...(system ? { system } : {}),
     messages: [{ role: 'user', text: prompt?.user ?? input.request.prompt }],
     maxTokens: Math.min(input.request.maxTokens ?? DEFAULT_MAX_TOKENS, model.maxOutputTokens),
-    temperature: 0,
+    temperature: prompt?.temperature ?? 0,
   });
+  const promptRef = prompt?.ref ?? input.request.promptRef;
   return {
     step: input.step,
     tier,
@@ -84,6 +86,7 @@ export async function invokeModel(
     usage: response.usage,
     costNanoUsd: deps.catalog.costNanoUsd(model.id, response.usage),
     latencyMs: response.latencyMs,
+    ...(promptRef ? { promptRef } : {}),
   };
 }
 
@@ -93,11 +96,20 @@ export async function judgeRequest(
   deps: RouterDeps,
 ): Promise<Classification> {
   const cheapest = deps.catalog.tiers[0] as string;
-  const prompt = renderPrompt('route-judge', { request: input.request.prompt.replace(/</g, '&lt;') });
+  const prompt = await renderPrompt(
+    'route-judge',
+    { request: input.request.prompt.replace(/</g, '&lt;') },
+    { family: deps.catalog.modelFor(cheapest).family },
+  );
   const judge = await invokeModel(
-    { request: { ...input.request, maxTokens: 16 }, tier: cheapest, step: 'JudgeRequest' },
+    { request: { ...input.request, maxTokens: prompt.maxTokens ?? 16 }, tier: cheapest, step: 'JudgeRequest' },
     deps,
-    { system: prompt.system, user: prompt.user },
+    {
+      system: prompt.system,
+      user: prompt.user,
+      ref: { id: prompt.promptId, version: prompt.promptVersion },
+      ...(prompt.temperature !== undefined ? { temperature: prompt.temperature } : {}),
+    },
   );
   const label = judgeLabel(judge.text);
   if (!label) return { ...input.classification, reason: `${input.classification.reason};judge:unparseable`, judge };
@@ -105,9 +117,10 @@ export async function judgeRequest(
   if (input.budget.tierCap && deps.catalog.tiers.indexOf(tier) > deps.catalog.tiers.indexOf(input.budget.tierCap)) {
     tier = input.budget.tierCap;
   }
-  // The judge never routes below the cheapest tier whose context window fits.
-  if (deps.catalog.tiers.indexOf(tier) < deps.catalog.tiers.indexOf(input.classification.tier))
-    tier = input.classification.tier;
+  // The judge overrides the task-type choice in both directions, but never below the cheapest tier
+  // whose context window fits (what the cascade strategy would start on).
+  const floor = chooseTier(input.request, 'cascade', deps.catalog, input.budget.tierCap).tier;
+  if (deps.catalog.tiers.indexOf(tier) < deps.catalog.tiers.indexOf(floor)) tier = floor;
   return { ...input.classification, tier, isTopTier: tier === deps.catalog.topTier, reason: `judge:${label}`, judge };
 }
 
@@ -191,6 +204,10 @@ export async function recordUsage(state: RouteState, deps: RouterDeps): Promise<
     costUsd: usage.costNanoUsd / NANO,
     route,
     latencyMs,
+    promptId: state.request.promptRef?.id,
+    promptVersion: state.request.promptRef?.version,
+    judgePromptId: state.classification.judge?.promptRef?.id,
+    judgePromptVersion: state.classification.judge?.promptRef?.version,
   });
   return {
     text: final.text,
@@ -204,6 +221,7 @@ export async function recordUsage(state: RouteState, deps: RouterDeps): Promise<
     route,
     latencyMs,
     requestId: state.requestId,
+    ...(state.request.promptRef ? { promptRef: state.request.promptRef } : {}),
   };
 }
 
@@ -219,6 +237,13 @@ export async function recordFailedRequest(state: RouteState, deps: RouterDeps): 
       : undefined,
   ].filter(Boolean);
   const cause = `Every tier failed: ${parts.join('; ')}`;
-  logger.warn('routing failed', { requestId: state.requestId, tenantId: state.tenantId, route, cause });
+  logger.warn('routing failed', {
+    requestId: state.requestId,
+    tenantId: state.tenantId,
+    route,
+    cause,
+    promptId: state.request.promptRef?.id,
+    promptVersion: state.request.promptRef?.version,
+  });
   return { cause };
 }

@@ -9,9 +9,20 @@ export const ResponseFormat = z.discriminatedUnion('type', [
 ]);
 export type ResponseFormat = z.infer<typeof ResponseFormat>;
 
+/** The registry prompt (prompts/<id>.prompt.yaml) a request was rendered from: logged and returned with the answer. */
+export const PromptRef = z.object({
+  id: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]*$/)
+    .max(64),
+  version: z.number().int().positive(),
+});
+export type PromptRef = z.infer<typeof PromptRef>;
+
 /** The body of POST /v1/generate (and what other capabilities send the router). */
 export const GenerateRequest = z.object({
   prompt: z.string().trim().min(1, 'prompt is required'),
+  promptRef: PromptRef.optional(),
   system: z.string().optional(),
   taskType: z.string().trim().min(1).max(64).optional(),
   responseFormat: ResponseFormat.optional(),
@@ -48,6 +59,7 @@ export const ModelCall = z.object({
   usage: z.object({ inputTokens: z.number(), outputTokens: z.number() }),
   costNanoUsd: z.number(),
   latencyMs: z.number(),
+  promptRef: PromptRef.optional(),
 });
 export type ModelCall = z.infer<typeof ModelCall>;
 
@@ -91,4 +103,5 @@ export interface GenerateResponse {
   route: string[];
   latencyMs: number;
   requestId: string;
+  promptRef?: PromptRef;
 }

@@ -162,6 +162,18 @@ describe('route-with-cascade on the local runtime', () => {
     expect(models.calls[0]?.system).toContain('simple or complex');
   });
 
+  it('lets the judge send a code request it finds simple to the cheap tier', async () => {
+    models.script.set(CHEAP, ['simple', 'ok']);
+
+    const { response } = await route({
+      prompt: 'Rename the variable x to count.',
+      taskType: 'code',
+      strategy: 'judge',
+    });
+
+    expect(response).toMatchObject({ tier: 'cheap', escalated: false });
+  });
+
   it('keeps a simple request on the cheap tier when the judge says simple', async () => {
     models.script.set(CHEAP, ['simple', 'ok']);
 
