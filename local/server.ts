@@ -47,6 +47,19 @@ function parseJson(body: Buffer): unknown {
   }
 }
 
+/** `/v1/me/facts/{attribute}` → a regex with one named group per path parameter (API Gateway's `{name}` and `{name+}`). */
+export function routePattern(path: string): RegExp {
+  const source = path
+    .split('/')
+    .map((part) => {
+      const param = /^\{([A-Za-z0-9_]+)(\+?)\}$/.exec(part);
+      if (!param) return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      return param[2] ? `(?<${param[1]}>.+)` : `(?<${param[1]}>[^/]+)`;
+    })
+    .join('/');
+  return new RegExp(`^${source}$`);
+}
+
 function decodeKey(raw: string): string {
   try {
     return decodeURIComponent(raw);
@@ -63,7 +76,7 @@ function decodeKey(raw: string): string {
 export function createLocalServer(stack: LocalStack): Server {
   const invoke = createLocalInvoker(stack.project);
   const apiRoutes = [...stack.project.functions.values()].flatMap((fn) =>
-    fn.httpRoutes.map((route) => ({ ...route, functionKey: fn.key })),
+    fn.httpRoutes.map((route) => ({ ...route, functionKey: fn.key, pattern: routePattern(route.path) })),
   );
 
   // API Gateway caches an authorizer's verdict per identity value for the authorizer's TTL.
@@ -108,6 +121,7 @@ export function createLocalServer(stack: LocalStack): Server {
 
   async function callApi(
     route: (typeof apiRoutes)[number],
+    pathParameters: Record<string, string>,
     req: IncomingMessage,
     url: URL,
     body: Buffer,
@@ -119,11 +133,12 @@ export function createLocalServer(stack: LocalStack): Server {
     );
     const event = {
       version: '2.0',
-      routeKey: `${req.method} ${url.pathname}`,
+      routeKey: `${req.method} ${route.path}`,
       rawPath: url.pathname,
       rawQueryString: url.search.slice(1),
       headers,
       queryStringParameters: Object.fromEntries(url.searchParams),
+      ...(Object.keys(pathParameters).length > 0 ? { pathParameters } : {}),
       requestContext: {
         accountId: '123456789012',
         apiId: 'local',
@@ -136,7 +151,7 @@ export function createLocalServer(stack: LocalStack): Server {
           userAgent: headers['user-agent'] ?? '',
         },
         requestId: randomUUID(),
-        routeKey: `${req.method} ${url.pathname}`,
+        routeKey: `${req.method} ${route.path}`,
         stage: '$default',
         time: new Date().toISOString(),
         timeEpoch: Date.now(),
@@ -162,8 +177,15 @@ export function createLocalServer(stack: LocalStack): Server {
 
     if (method === 'GET' && path === '/health') return send(res, 200, { status: 'ok' });
 
-    const api = apiRoutes.find((r) => r.method === method && r.path === path);
-    if (api) return callApi(api, req, url, await readBody(req), res);
+    for (const route of apiRoutes) {
+      if (route.method !== method) continue;
+      const match = route.pattern.exec(path);
+      if (!match) continue;
+      const pathParameters = Object.fromEntries(
+        Object.entries(match.groups ?? {}).map(([name, raw]) => [name, decodeKey(raw)]),
+      );
+      return callApi(route, pathParameters, req, url, await readBody(req), res);
+    }
 
     if (path.startsWith('/documents/')) {
       const key = decodeKey(path.slice('/documents/'.length));

@@ -164,7 +164,6 @@ async function record(state: RouteState, deps: RouterDeps, route: string[], esca
     requests: 1,
     escalations: escalated ? 1 : 0,
     requestId: state.requestId,
-    userId: state.userId,
     route,
     models: calls.map((c) => c.modelId),
   });

@@ -94,10 +94,9 @@ export interface UsageRecord {
   escalations: number;
 }
 
-/** Per-request usage, as recorded once per request id. */
+/** Per-request usage, as recorded once per request id (no user id: erasure must not have to find it here). */
 export interface RequestUsage extends UsageRecord {
   requestId: string;
-  userId: string;
   route: string[];
   models: string[];
 }
@@ -108,4 +107,62 @@ export interface UsageLedger {
   record(tenantId: string, day: string, usage: RequestUsage): Promise<boolean>;
   /** The tenant's totals for a day (zeros when nothing was recorded). */
   totals(tenantId: string, day: string): Promise<UsageRecord>;
+}
+
+/** A fact about a user, as extracted from an event (before it is stored). */
+export interface FactCandidate {
+  userId: string;
+  /** From the allowed set (e.g. `preference.theme`) or namespaced custom (`custom.<namespace>.<name>`). */
+  attribute: string;
+  value: string;
+  /** 0..1 */
+  confidence: number;
+  sourceEventId: string;
+  /** ISO time the event happened. */
+  observedAt: string;
+  /** Epoch seconds after which a volatile fact is gone (DynamoDB TTL); absent for durable facts. */
+  expiresAt?: number;
+}
+
+export interface FactHistoryEntry {
+  value: string;
+  observedAt: string;
+  sourceEventId: string;
+}
+
+/** One stored fact: one item per (user, attribute). */
+export interface Fact extends FactCandidate {
+  /** Event ids that asserted the current value (provenance). */
+  sourceEventIds: string[];
+  /** Superseded values, newest first, bounded. */
+  history: FactHistoryEntry[];
+  updatedAt: string;
+  /** Optimistic-concurrency version, incremented by every write. */
+  revision: number;
+}
+
+/**
+ * What an upsert did: `created` (no live fact had the attribute), `updated` (a new value superseded the
+ * old one), `confirmed` (same value: provenance added), `stale` (older than the stored observation:
+ * nothing written), `duplicate` (this event already asserted it: nothing written).
+ */
+export type UpsertOutcome = 'created' | 'updated' | 'confirmed' | 'stale' | 'duplicate';
+
+/** The per-user fact store (DynamoDB): conditional writes, supersession with bounded history. */
+export interface FactStore {
+  /**
+   * Writes a fact: a new value supersedes the old one (kept in history), the same value adds
+   * provenance ('confirmed'), an observation older than the stored one is 'stale', an event id already
+   * in the fact's provenance or history is a 'duplicate' (a redelivery changes nothing). Concurrent
+   * writers never duplicate or lose a fact (conditional writes on `revision`, retried on conflict).
+   */
+  upsert(candidate: FactCandidate): Promise<UpsertOutcome>;
+  /** The user's live facts (expired ones excluded). */
+  list(userId: string): Promise<Fact[]>;
+  /** Removes one fact; false when it did not exist. */
+  remove(userId: string, attribute: string): Promise<boolean>;
+  /** Records that an event was processed for a user; false when it already was (idempotency). */
+  claimEvent(userId: string, eventId: string): Promise<boolean>;
+  /** Deletes everything stored for the user: facts, history, idempotency records. Returns items deleted. */
+  eraseUser(userId: string): Promise<number>;
 }

@@ -226,7 +226,6 @@ describe('route-with-cascade on the local runtime', () => {
     const tenantId = `t-spent-${randomUUID().slice(0, 8)}`;
     await stack.ports.usage.record(tenantId, dayOf(Date.now()), {
       requestId: 'earlier',
-      userId: 'u-1',
       route: [],
       models: [],
       inputTokens: 0,
@@ -247,7 +246,6 @@ describe('route-with-cascade on the local runtime', () => {
   it('tiers a cheap-only tenant down to the cheap model once the budget is spent', async () => {
     await stack.ports.usage.record('acme', dayOf(Date.now()), {
       requestId: `spent-${randomUUID()}`,
-      userId: 'u-1',
       route: [],
       models: [],
       inputTokens: 0,
