@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DocumentKey } from '../functions/ingest-and-index/schemas.js';
+import { createDynamoFactStore } from '../functions/shared/adapters/dynamodb-fact-store.js';
 import { createDynamoUsageLedger } from '../functions/shared/adapters/dynamodb-usage-ledger.js';
 import { migrate } from '../functions/shared/chunk-index.js';
 import { type AppConfig, parseConfig } from '../functions/shared/config.js';
@@ -94,6 +95,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     textModel: options.wrapTextModel ? options.wrapTextModel(textModel) : textModel,
     events: bus.publisher(),
     usage: createDynamoUsageLedger({ tableName: 'UsageTable', endpoint: dynamo.endpoint }),
+    facts: createDynamoFactStore({ tableName: 'FactsTable', endpoint: dynamo.endpoint }),
     workflows: {
       async startSync(machineId, input) {
         const r = await sfn.startSync(machineId, input);

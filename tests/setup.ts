@@ -3,3 +3,4 @@ import 'aws-sdk-client-mock-jest';
 
 // Handlers log through Powertools; tests assert on behaviour, not log lines.
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+process.env.POWERTOOLS_METRICS_DISABLED = 'true';

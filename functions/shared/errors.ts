@@ -130,6 +130,19 @@ export class TenantMismatchError extends NamedError {
   override readonly name = 'TenantMismatchError';
 }
 
+// ---- memory ----------------------------------------------------------------------------------
+
+/** The caller has no stored fact with that attribute (HTTP 404). */
+export class FactNotFoundError extends NamedError {
+  override readonly name = 'FactNotFoundError';
+}
+
+/** Concurrent writers kept changing one fact through every conditional-write attempt; rerunning the step is safe. */
+export class FactConflictError extends NamedError {
+  override readonly name = 'FactConflictError';
+  override readonly transient = true;
+}
+
 export const ERROR_CLASSES = [
   InputValidationError,
   ConfigurationError,
@@ -152,6 +165,8 @@ export const ERROR_CLASSES = [
   AllTiersFailedError,
   UnauthorizedError,
   TenantMismatchError,
+  FactConflictError,
+  FactNotFoundError,
 ] as const;
 
 export type ErrorName = InstanceType<(typeof ERROR_CLASSES)[number]>['name'];

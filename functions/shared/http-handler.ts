@@ -19,6 +19,7 @@ const STATUS_BY_ERROR: Record<string, number> = {
   ModelContextWindowError: 400,
   UnauthorizedError: 401,
   TenantMismatchError: 403,
+  FactNotFoundError: 404,
   BudgetExceededError: 429,
   ModelThrottledError: 503,
   ModelTimeoutError: 503,

@@ -1,5 +1,5 @@
 import type { AppConfig } from './config.js';
-import type { Embedder, EventPublisher, ObjectStore, SqlClient, TextModel, UsageLedger } from './ports.js';
+import type { Embedder, EventPublisher, FactStore, ObjectStore, SqlClient, TextModel, UsageLedger } from './ports.js';
 
 /** Everything a handler may touch, behind ports. */
 export interface Ports {
@@ -13,6 +13,8 @@ export interface Ports {
   textModel: TextModel;
   events: EventPublisher;
   usage: UsageLedger;
+  /** Durable per-user facts extracted from events (extract-memory), read by chat and pre-generation. */
+  facts: FactStore;
   /** Starts state machines by capability id (answer-question, …): used by the HTTP handlers. */
   workflows: WorkflowStarter;
 }

@@ -28,6 +28,7 @@ const functionKeys = [...project.functions.keys()];
 const MACHINES = [
   { id: 'ingest-and-index', logicalId: 'IngestAndIndexStateMachine', type: 'STANDARD' },
   { id: 'answer-question', logicalId: 'AnswerQuestionStateMachine', type: 'EXPRESS' },
+  { id: 'extract-memory', logicalId: 'ExtractMemoryStateMachine', type: 'EXPRESS' },
 ] as const;
 
 // Actions that read or change data: none may be granted on every resource.
@@ -340,6 +341,75 @@ describe('sls package', () => {
     );
   });
 
+  it('starts extract-memory from a rule on the app bus: user event detail-types with a userId, any source', () => {
+    const rules = ofType('AWS::Events::Rule').filter(([, r]) =>
+      asArray(r.Properties?.Targets as { Arn: unknown }[] | undefined).some((t) =>
+        referencedIds(t.Arn).has('ExtractMemoryStateMachine'),
+      ),
+    );
+
+    expect(rules).toHaveLength(1);
+    const props = rules[0]?.[1].Properties ?? {};
+    expect(props.EventBusName).toEqual({ Ref: 'AppEventBus' });
+    expect(props.EventPattern).toEqual({
+      'detail-type': ['UserLoggedIn', 'PageViewed', 'SettingsChanged', 'ErrorOccurred', 'ChatMessageSent', 'UserEvent'],
+      detail: { userId: [{ exists: true }] },
+    });
+    const target = (props.Targets as { RoleArn: unknown }[])[0];
+    const roleId = [...referencedIds(target?.RoleArn)][0] as string;
+    expect(allowStatements(resource(roleId))).toEqual([
+      { Effect: 'Allow', Action: ['states:StartExecution'], Resource: { Ref: 'ExtractMemoryStateMachine' } },
+    ]);
+  });
+
+  it('logs extract-memory executions to their log group without execution data (chat text and facts are personal data)', () => {
+    const props = propertiesOf('ExtractMemoryStateMachine');
+
+    expect(props.LoggingConfiguration).toEqual({
+      Level: 'ALL',
+      IncludeExecutionData: false,
+      Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': ['ExtractMemoryLogGroup', 'Arn'] } } }],
+    });
+    expect(resource('ExtractMemoryLogGroup').Type).toBe('AWS::Logs::LogGroup');
+  });
+
+  it('holds the facts table with its TTL, named to every function, with item-level actions on that table only', () => {
+    const table = propertiesOf('FactsTable');
+    const lambdaRole = resource('IamRoleLambdaExecution');
+
+    const grants = allowStatements(lambdaRole).filter((s) =>
+      asArray(s.Action).some((a) => String(a).startsWith('dynamodb:')),
+    );
+
+    expect(table).toMatchObject({
+      KeySchema: [
+        { AttributeName: 'userId', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      BillingMode: 'PAY_PER_REQUEST',
+    });
+    expect(grants).toContainEqual({
+      Effect: 'Allow',
+      Action: [
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:Query',
+        'dynamodb:BatchWriteItem',
+      ],
+      Resource: { 'Fn::GetAtt': ['FactsTable', 'Arn'] },
+    });
+    for (const key of functionKeys) {
+      const variables = (propertiesOf(lambdaLogicalId(key)).Environment as { Variables: Node }).Variables;
+      expect({ key, table: variables.FACTS_TABLE }).toEqual({ key, table: { Ref: 'FactsTable' } });
+    }
+    expect(
+      (propertiesOf('ExtractFactsLambdaFunction').Environment as { Variables: Node }).Variables
+        .ROUTE_WITH_CASCADE_STATE_MACHINE_ARN,
+    ).toEqual({ 'Fn::GetAtt': ['RouteWithCascadeStateMachine', 'Arn'] });
+  });
+
   it('routes POST /v1/ask to the ask function, which may start answer-question synchronously', () => {
     const [, route] =
       ofType('AWS::ApiGatewayV2::Route').find(([, r]) => r.Properties?.RouteKey === 'POST /v1/ask') ?? [];
@@ -371,7 +441,14 @@ describe('sls package', () => {
     );
     const [authorizerId, authorizer] = ofType('AWS::ApiGatewayV2::Authorizer')[0] ?? [];
 
-    expect(routes.map(([, r]) => r.Properties?.RouteKey).sort()).toEqual(['POST /v1/ask', 'POST /v1/generate']);
+    expect(routes.map(([, r]) => r.Properties?.RouteKey).sort()).toEqual([
+      'DELETE /v1/me',
+      'DELETE /v1/me/facts/{attribute}',
+      'GET /v1/me/facts',
+      'POST /v1/ask',
+      'POST /v1/chat',
+      'POST /v1/generate',
+    ]);
     for (const [, route] of routes) {
       expect(route.Properties?.AuthorizationType).toBe('CUSTOM');
       expect(route.Properties?.AuthorizerId).toEqual({ Ref: authorizerId });

@@ -129,7 +129,8 @@ describe('LocalEventBus', () => {
 
     expect(result.FailedEntryCount).toBe(2);
     expect(result.Entries.map((e) => e.ErrorCode ?? 'ok')).toEqual(['ok', 'MalformedDetail', 'ok', 'MalformedDetail']);
-    expect(started).toHaveLength(1);
+    // the user event feeds memory, the S3 event starts ingestion
+    expect(started.map((s) => s.machineId).sort()).toEqual(['extract-memory', 'ingest-and-index']);
   });
 
   it('delivers events in the EventBridge shape', () => {

@@ -52,7 +52,13 @@ describe('the evaluation gate on the real registry', () => {
   it('passes offline: every prompt renders, passes its static checks and its recorded golden cases', async () => {
     const reports = await evaluate(registry);
 
-    expect(reports.map((r) => r.id)).toEqual(['answer-question', 'route-judge', 'rubric-grader']);
+    expect(reports.map((r) => r.id)).toEqual([
+      'answer-question',
+      'chat-system',
+      'extract-facts',
+      'route-judge',
+      'rubric-grader',
+    ]);
     for (const report of reports)
       expect({ id: report.id, failures: failures(report) }).toEqual({ id: report.id, failures: [] });
     expect(reports.every((r) => r.passed)).toBe(true);
@@ -90,7 +96,7 @@ describe('the evaluation gate on a broken registry', () => {
       (doc.variables as Record<string, unknown>).locale = { type: 'string', description: 'unused' };
     });
 
-    const [, judge] = await evaluate(dir);
+    const judge = (await evaluate(dir)).find((r) => r.id === 'route-judge');
 
     expect(judge?.passed).toBe(false);
     expect(failures(judge)).toContain(
@@ -104,7 +110,7 @@ describe('the evaluation gate on a broken registry', () => {
       (doc.variants as Record<string, Record<string, string>>).llama = { user: '<request>{{request}</request>' };
     });
 
-    const [, judge] = await evaluate(dir);
+    const judge = (await evaluate(dir)).find((r) => r.id === 'route-judge');
 
     expect(failures(judge).join('\n')).toMatch(/llama\.user has a malformed template marker near/);
   });
@@ -132,7 +138,7 @@ describe('the evaluation gate on a broken registry', () => {
       doc.user = (doc.user as string).replace('Which label fits this request?', 'Which label fits?');
     });
 
-    const [, judge] = await evaluate(dir);
+    const judge = (await evaluate(dir)).find((r) => r.id === 'route-judge');
 
     expect(judge?.passed).toBe(false);
     expect(failures(judge)[0]).toMatch(
@@ -160,8 +166,8 @@ describe('the evaluation gate on a broken registry', () => {
         t.assert.push({ type: 'llm-rubric', value: 'Explains "why" it chose.' });
     });
 
-    const [, strict] = await evaluate(dir);
-    const [, lenient] = await evaluate(dir, { config: { ...config, passRate: 0.7 } });
+    const strict = (await evaluate(dir)).find((r) => r.id === 'route-judge');
+    const lenient = (await evaluate(dir, { config: { ...config, passRate: 0.7 } })).find((r) => r.id === 'route-judge');
 
     expect(strict?.deterministicFailures).toBe(0);
     expect(strict?.passRate).toBeLessThan(0.9);

@@ -2,6 +2,7 @@ import { config, requireResourceNames } from '../config.js';
 import type { Ports } from '../runtime.js';
 import { createBedrockEmbedder } from './bedrock-embedder.js';
 import { bedrockTextModel } from './bedrock-text-model.js';
+import { createDynamoFactStore } from './dynamodb-fact-store.js';
 import { createDynamoUsageLedger } from './dynamodb-usage-ledger.js';
 import { createEventBridgePublisher } from './eventbridge-publisher.js';
 import { createOfflineEmbedder } from './offline-embedder.js';
@@ -21,6 +22,7 @@ export function createAwsPorts(): Ports {
     'DB_NAME',
     'EVENT_BUS_NAME',
     'USAGE_TABLE',
+    'FACTS_TABLE',
   ]);
   const bedrock = cfg.modelProvider === 'bedrock';
   return {
@@ -34,6 +36,7 @@ export function createAwsPorts(): Ports {
     textModel: bedrock ? bedrockTextModel : offlineTextModel,
     events: createEventBridgePublisher(env.EVENT_BUS_NAME),
     usage: createDynamoUsageLedger({ tableName: env.USAGE_TABLE }),
+    facts: createDynamoFactStore({ tableName: env.FACTS_TABLE }),
     workflows: createSfnWorkflows(),
   };
 }
