@@ -143,6 +143,24 @@ export class FactConflictError extends NamedError {
   override readonly transient = true;
 }
 
+// ---- edge ------------------------------------------------------------------------------------
+
+/** An answer needs more than MAX_ANSWER_PARTS values: generate a shorter one or serve it from the origin. */
+export class AnswerTooLargeError extends NamedError {
+  override readonly name = 'AnswerTooLargeError';
+}
+
+/** Another writer changed the store since its ETag was read (KVS ConflictException), after the bounded retries. */
+export class EdgeStoreConflictError extends NamedError {
+  override readonly name = 'EdgeStoreConflictError';
+  override readonly transient = true;
+}
+
+/** The write does not fit even after evicting every evictable answer (KVS ServiceQuotaExceededException). */
+export class EdgeStoreFullError extends NamedError {
+  override readonly name = 'EdgeStoreFullError';
+}
+
 export const ERROR_CLASSES = [
   InputValidationError,
   ConfigurationError,
@@ -166,6 +184,9 @@ export const ERROR_CLASSES = [
   UnauthorizedError,
   TenantMismatchError,
   FactConflictError,
+  AnswerTooLargeError,
+  EdgeStoreConflictError,
+  EdgeStoreFullError,
   FactNotFoundError,
 ] as const;
 
