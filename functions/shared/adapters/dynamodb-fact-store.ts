@@ -1,9 +1,8 @@
-import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchWriteCommand,
   type BatchWriteCommandOutput,
   DeleteCommand,
-  DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   QueryCommand,
@@ -11,23 +10,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { FactConflictError } from '../errors.js';
 import type { Fact, FactCandidate, FactHistoryEntry, FactStore, UpsertOutcome } from '../ports.js';
-
-const clients = new Map<string, DynamoDBDocumentClient>();
-
-/** One client per endpoint (the default AWS endpoint, or the local dynalite one). */
-function documentClient(endpoint: string | undefined): DynamoDBDocumentClient {
-  const key = endpoint ?? 'aws';
-  let client = clients.get(key);
-  if (!client) {
-    // A custom endpoint is the local dynalite, which takes any credentials.
-    const local = { endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
-    client = DynamoDBDocumentClient.from(new DynamoDBClient(endpoint ? local : {}), {
-      marshallOptions: { removeUndefinedValues: true },
-    });
-    clients.set(key, client);
-  }
-  return client;
-}
+import { documentClient } from './dynamodb-client.js';
 
 /** Superseded values kept per fact. */
 export const HISTORY_LIMIT = 5;

@@ -1,23 +1,7 @@
-import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { UsageLedger, UsageRecord } from '../ports.js';
-
-const clients = new Map<string, DynamoDBDocumentClient>();
-
-/** One client per endpoint (the default AWS endpoint, or the local dynalite one). */
-function documentClient(endpoint: string | undefined): DynamoDBDocumentClient {
-  const key = endpoint ?? 'aws';
-  let client = clients.get(key);
-  if (!client) {
-    // A custom endpoint is the local dynalite, which takes any credentials.
-    const local = { endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
-    client = DynamoDBDocumentClient.from(new DynamoDBClient(endpoint ? local : {}), {
-      marshallOptions: { removeUndefinedValues: true },
-    });
-    clients.set(key, client);
-  }
-  return client;
-}
+import { documentClient } from './dynamodb-client.js';
 
 /** Request records are kept 35 days: enough to audit a month, then DynamoDB TTL removes them. */
 const REQUEST_RECORD_DAYS = 35;
