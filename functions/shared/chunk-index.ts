@@ -65,6 +65,13 @@ function migrations(dimensions: number): Migration[] {
       sql: 'create index if not exists chunks_document_version on chunks (document_key, version)',
     },
     { id: '0008_documents_tenant', sql: 'create index if not exists documents_tenant on documents (tenant_id)' },
+    {
+      // A 1024-dimension vector is 4 KB: stored out of line (TOAST), the planner leaves it out of the
+      // sequential scan's cost and never picks the HNSW index (pgvector#133). Inline storage makes the
+      // index win as it should. Applies to rows written from now on.
+      id: '0009_chunks_embedding_inline',
+      sql: 'alter table chunks alter column embedding set storage plain',
+    },
   ];
 }
 

@@ -114,6 +114,14 @@ describe('migrate', () => {
     expect(recorded.rows[0]?.n).toBe(firstMigration.applied.length);
   });
 
+  it('stores embeddings inline, so the planner counts their size and picks the HNSW index', async () => {
+    const { rows } = await sql.query<{ storage: string }>(
+      `select attstorage as storage from pg_attribute where attrelid = 'chunks'::regclass and attname = 'embedding'`,
+    );
+
+    expect(rows[0]?.storage).toBe('p');
+  });
+
   it('refuses an embedding dimension that differs from the existing table', async () => {
     await expect(migrate(sql, { dimensions: 16 })).rejects.toBeInstanceOf(ConfigurationError);
     await expect(migrate(sql, { dimensions: 0 })).rejects.toBeInstanceOf(ConfigurationError);
