@@ -15,6 +15,7 @@ import { renderFactsBlock } from '../functions/shared/fact-safety.js';
 import type { Fact } from '../functions/shared/ports.js';
 import { loadPrompt, renderDefinition } from '../functions/shared/prompts.js';
 import { countTokens } from '../functions/shared/tokens.js';
+import { seededRandom } from './generated-corpus.js';
 import { table } from './report.js';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
@@ -31,18 +32,8 @@ const print = (line = '') => process.stdout.write(`${line}\n`);
 
 // ---- a deterministic conversation ------------------------------------------------------------------------------
 
-/** mulberry32: a tiny seeded PRNG, so every run prints the same figures. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = prng(20260327);
+// the same seed always gives the same conversation, so every run prints the same figures
+const random = seededRandom(20260327);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
 const fill = (template: string) =>
   template.replace(/\{(\w+)\}/g, (_, slot: string) => pick(SLOTS[slot] ?? [`{${slot}}`]));
