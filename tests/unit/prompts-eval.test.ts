@@ -55,6 +55,9 @@ describe('the evaluation gate on the real registry', () => {
     expect(reports.map((r) => r.id)).toEqual([
       'answer-question',
       'chat-system',
+      'edge-deployment-status',
+      'edge-morning-briefing',
+      'edge-urgent-ticket-reply',
       'extract-facts',
       'route-judge',
       'rubric-grader',
