@@ -44,10 +44,12 @@ const DATA_PLANE_ACTIONS = [
   'states:StartExecution',
   'lambda:InvokeFunction',
   'dynamodb:*',
+  'cloudfront-keyvaluestore:*',
 ];
 
 let packageDir: string;
 let resources: Record<string, Resource>;
+let outputs: Record<string, { Value: unknown }>;
 
 /** The CloudFormation logical id the framework gives a function's AWS::Lambda::Function. */
 function lambdaLogicalId(functionKey: string): string {
@@ -198,8 +200,9 @@ beforeAll(() => {
     throw new Error(`sls package failed (${run.error?.message ?? run.status}):\n${run.stdout}${run.stderr}`);
   const template = JSON.parse(
     readFileSync(join(packageDir, 'out', 'cloudformation-template-update-stack.json'), 'utf8'),
-  ) as { Resources: Record<string, Resource> };
+  ) as { Resources: Record<string, Resource>; Outputs: Record<string, { Value: unknown }> };
   resources = template.Resources;
+  outputs = template.Outputs;
 }, 300_000);
 
 afterAll(() => {
@@ -492,6 +495,151 @@ describe('sls package', () => {
     expect(resource('DatabaseInstance').Properties?.DBInstanceClass).toBe('db.serverless');
   });
 
+  describe('edge', () => {
+    const CACHING_DISABLED = '4135ea2d-6df8-44a3-9df3-4b5a84be39ad';
+    const ALL_VIEWER_EXCEPT_HOST_HEADER = 'b689b0a8-53d0-40ab-baf2-68738e2966ac';
+    const kvsArn = { 'Fn::GetAtt': ['EdgeKeyValueStore', 'Arn'] };
+
+    interface Behavior extends Node {
+      PathPattern?: string;
+      TargetOriginId: string;
+      AllowedMethods: string[];
+      FunctionAssociations?: { EventType: string; FunctionARN: unknown }[];
+    }
+
+    function distributionConfig(): {
+      Origins: { Id: string; DomainName: unknown; CustomOriginConfig: Node }[];
+      DefaultCacheBehavior: Behavior;
+      CacheBehaviors: Behavior[];
+    } {
+      return propertiesOf('EdgeDistribution').DistributionConfig as ReturnType<typeof distributionConfig>;
+    }
+
+    it('holds a KeyValueStore named for the service and stage, its ARN an output', () => {
+      const store = resource('EdgeKeyValueStore');
+
+      expect(store.Type).toBe('AWS::CloudFront::KeyValueStore');
+      expect(store.Properties?.Name).toBe('composable-ai-ci');
+      expect(outputs.EdgeKeyValueStoreArn?.Value).toEqual(kvsArn);
+    });
+
+    it('publishes functions/edge/precomputed.js, byte for byte and under 10 KB, on cloudfront-js-2.0 with the store', () => {
+      const fn = resource('PrecomputedEdgeFunction');
+      const source = readFileSync(join(root, 'functions/edge/precomputed.js'));
+
+      const code = String(fn.Properties?.FunctionCode);
+
+      expect(fn.Type).toBe('AWS::CloudFront::Function');
+      expect(fn.Properties?.AutoPublish).toBe(true);
+      expect(fn.Properties?.FunctionConfig).toMatchObject({
+        Runtime: 'cloudfront-js-2.0',
+        KeyValueStoreAssociations: [{ KeyValueStoreARN: kvsArn }],
+      });
+      expect(Buffer.from(code, 'utf8').equals(source)).toBe(true);
+      expect(source.length).toBeGreaterThan(0);
+      expect(source.length).toBeLessThan(10_240);
+    });
+
+    it('fronts the HTTP API over HTTPS with caching disabled and every method of the API allowed', () => {
+      const { Origins, DefaultCacheBehavior } = distributionConfig();
+
+      expect(resource('HttpApi').Type).toBe('AWS::ApiGatewayV2::Api');
+      expect(Origins).toEqual([
+        {
+          Id: DefaultCacheBehavior.TargetOriginId,
+          DomainName: { 'Fn::Select': [2, { 'Fn::Split': ['/', { 'Fn::GetAtt': ['HttpApi', 'ApiEndpoint'] }] }] },
+          CustomOriginConfig: expect.objectContaining({ OriginProtocolPolicy: 'https-only' }),
+        },
+      ]);
+      expect(DefaultCacheBehavior).toMatchObject({
+        ViewerProtocolPolicy: 'https-only',
+        CachePolicyId: CACHING_DISABLED,
+        OriginRequestPolicyId: ALL_VIEWER_EXCEPT_HOST_HEADER,
+      });
+      expect(DefaultCacheBehavior.AllowedMethods).toEqual(expect.arrayContaining(['GET', 'POST', 'DELETE']));
+      expect(DefaultCacheBehavior.FunctionAssociations ?? []).toEqual([]);
+      expect(outputs.EdgeDistributionDomainName?.Value).toEqual({ 'Fn::GetAtt': ['EdgeDistribution', 'DomainName'] });
+    });
+
+    it('runs the edge function on viewer-request of GET/HEAD /precomputed/* only, with the managed policies', () => {
+      const { Origins, CacheBehaviors } = distributionConfig();
+
+      const withFunction = CacheBehaviors.filter((b) => (b.FunctionAssociations ?? []).length > 0);
+
+      expect(CacheBehaviors).toHaveLength(1);
+      expect(withFunction).toHaveLength(1);
+      expect(withFunction[0]).toMatchObject({
+        PathPattern: '/precomputed/*',
+        TargetOriginId: Origins[0]?.Id,
+        ViewerProtocolPolicy: 'https-only',
+        AllowedMethods: ['GET', 'HEAD'],
+        CachePolicyId: CACHING_DISABLED,
+        OriginRequestPolicyId: ALL_VIEWER_EXCEPT_HOST_HEADER,
+        FunctionAssociations: [
+          { EventType: 'viewer-request', FunctionARN: { 'Fn::GetAtt': ['PrecomputedEdgeFunction', 'FunctionARN'] } },
+        ],
+      });
+    });
+
+    it('holds the edge index table with its TTL, named to every function with the store ARN', () => {
+      const table = resource('EdgeIndexTable');
+
+      expect(table.Type).toBe('AWS::DynamoDB::Table');
+      expect(table.Properties).toMatchObject({
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+        BillingMode: 'PAY_PER_REQUEST',
+      });
+      for (const key of functionKeys) {
+        const variables = (propertiesOf(lambdaLogicalId(key)).Environment as { Variables: Node }).Variables;
+        expect({ key, table: variables.EDGE_INDEX_TABLE, kvs: variables.EDGE_KVS_ARN }).toEqual({
+          key,
+          table: { Ref: 'EdgeIndexTable' },
+          kvs: kvsArn,
+        });
+      }
+    });
+
+    it('grants the KeyValueStore and index actions on those resources only, in any role', () => {
+      const statements = ofType('AWS::IAM::Role').flatMap(([, role]) => allowStatements(role));
+
+      const kvsGrants = statements.filter((s) =>
+        asArray(s.Action).some((a) => actionsOverlap(a, 'cloudfront-keyvaluestore:*')),
+      );
+      const indexGrants = statements.filter((s) => referencedIds(s.Resource).has('EdgeIndexTable'));
+
+      expect(kvsGrants).toEqual([
+        {
+          Effect: 'Allow',
+          Action: [
+            'cloudfront-keyvaluestore:DescribeKeyValueStore',
+            'cloudfront-keyvaluestore:GetKey',
+            'cloudfront-keyvaluestore:ListKeys',
+            'cloudfront-keyvaluestore:UpdateKeys',
+          ],
+          Resource: kvsArn,
+        },
+      ]);
+      expect(indexGrants).toEqual([
+        {
+          Effect: 'Allow',
+          Action: [
+            'dynamodb:GetItem',
+            'dynamodb:PutItem',
+            'dynamodb:UpdateItem',
+            'dynamodb:DeleteItem',
+            'dynamodb:Query',
+            'dynamodb:BatchWriteItem',
+          ],
+          Resource: { 'Fn::GetAtt': ['EdgeIndexTable', 'Arn'] },
+        },
+      ]);
+    });
+  });
+
   it('grants no data-plane action on every resource, in any role', () => {
     const roles = ofType('AWS::IAM::Role');
 
@@ -511,6 +659,9 @@ describe('sls package', () => {
     expect(dataPlaneWildcardGrants(statement(['s3:*', 'xray:PutTraceSegments']))).toEqual(['s3:*']);
     expect(dataPlaneWildcardGrants(statement(['rds-data:ExecuteStatement']))).toEqual(['rds-data:ExecuteStatement']);
     expect(dataPlaneWildcardGrants(statement(['logs:CreateLogDelivery']))).toEqual([]);
+    expect(dataPlaneWildcardGrants(statement(['cloudfront-keyvaluestore:GetKey']))).toEqual([
+      'cloudfront-keyvaluestore:GetKey',
+    ]);
   });
 
   it('has no circular dependency between resources', () => {
