@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { getDocumentStatus } from '../functions/shared/chunk-index.js';
+import { isResponse, sendCloudFrontResponse, viewerRequestFromHttp } from './cloudfront-function.js';
 import type { PutEventsEntry } from './event-bus.js';
 import { createLocalInvoker } from './lambda.js';
 import type { LocalStack } from './stack.js';
@@ -176,6 +177,13 @@ export function createLocalServer(stack: LocalStack): Server {
     const path = url.pathname;
 
     if (method === 'GET' && path === '/health') return send(res, 200, { status: 'ok' });
+
+    // CloudFront's /precomputed/* behaviour: the viewer-request function answers hits and bad tokens itself;
+    // what it forwards goes on to the origin route below, as the distribution would send it to the API.
+    if ((method === 'GET' || method === 'HEAD') && path.startsWith('/precomputed/')) {
+      const result = await stack.edge.edgeFunction.runViewerRequest(viewerRequestFromHttp(req));
+      if (isResponse(result)) return sendCloudFrontResponse(res, result);
+    }
 
     for (const route of apiRoutes) {
       if (route.method !== method) continue;

@@ -2,15 +2,20 @@ import './polyfills.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { authSettingsFromEnv } from '../functions/auth/verify-token.js';
 import { DocumentKey } from '../functions/ingest-and-index/schemas.js';
+import { createDynamoEdgeIndex } from '../functions/shared/adapters/dynamodb-edge-index.js';
 import { createDynamoFactStore } from '../functions/shared/adapters/dynamodb-fact-store.js';
 import { createDynamoUsageLedger } from '../functions/shared/adapters/dynamodb-usage-ledger.js';
 import { migrate } from '../functions/shared/chunk-index.js';
 import { type AppConfig, parseConfig } from '../functions/shared/config.js';
+import { type EdgeStore, edgeConfigEntry } from '../functions/shared/edge-store.js';
 import { InputValidationError } from '../functions/shared/errors.js';
 import type { Embedder, ObjectInfo, ObjectStore, TextModel } from '../functions/shared/ports.js';
 import { installPorts, type Ports } from '../functions/shared/runtime.js';
+import { type EdgeFunction, loadEdgeFunction } from './cloudfront-function.js';
 import { createTablesFromResources, startDynalite } from './dynamodb.js';
+import { createLocalEdgeStore, createLocalKeyValueStore, type LocalKeyValueStore } from './edge-store.js';
 import { LocalEventBus } from './event-bus.js';
 import { createLocalInvoker } from './lambda.js';
 import { createModels } from './models.js';
@@ -31,6 +36,8 @@ export interface LocalStackOptions {
   /** Wrap the model ports, e.g. to inject throttling in reliability tests. */
   wrapEmbedder?: (embedder: Embedder) => Embedder;
   wrapTextModel?: (model: TextModel) => TextModel;
+  /** Wrap the edge store, e.g. to count or slow its writes in tests. */
+  wrapEdgeStore?: (store: EdgeStore) => EdgeStore;
 }
 
 export interface LocalStack {
@@ -39,6 +46,8 @@ export interface LocalStack {
   ports: Ports;
   sfn: LocalStepFunctions;
   bus: LocalEventBus;
+  /** The local CloudFront KeyValueStore and the CloudFront Function of GET /precomputed/* running over it. */
+  edge: { kvs: LocalKeyValueStore; edgeFunction: EdgeFunction };
   /** S3 PutObject on the documents bucket + the `Object Created` event EventBridge would deliver. */
   putDocument(
     key: string,
@@ -85,6 +94,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   });
   const bus = new LocalEventBus(project, sfn, APP_EVENT_BUS);
   const { embedder, textModel } = await createModels(config);
+  // The edge: the store the CloudFront Function reads, holding the token settings it verifies with.
+  const kvs = createLocalKeyValueStore();
+  const edgeStore = createLocalEdgeStore(kvs);
+  await edgeStore.putMany([edgeConfigEntry(authSettingsFromEnv(env))]);
+  const edgeFunction = await loadEdgeFunction(kvs, { root });
 
   const ports: Ports = {
     config,
@@ -96,6 +110,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     events: bus.publisher(),
     usage: createDynamoUsageLedger({ tableName: 'UsageTable', endpoint: dynamo.endpoint }),
     facts: createDynamoFactStore({ tableName: 'FactsTable', endpoint: dynamo.endpoint }),
+    edge: options.wrapEdgeStore ? options.wrapEdgeStore(edgeStore) : edgeStore,
+    edgeIndex: createDynamoEdgeIndex({ tableName: 'EdgeIndexTable', endpoint: dynamo.endpoint }),
     workflows: {
       async startSync(machineId, input) {
         const r = await sfn.startSync(machineId, input);
@@ -136,6 +152,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     ports,
     sfn,
     bus,
+    edge: { kvs, edgeFunction },
     async putDocument(key, body, contentType) {
       checkKey(key);
       const info = await documents.put(key, body, contentType);

@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
 import type { Identity } from '../auth/verify-token.js';
+import { eraseEdgeAnswers } from '../shared/edge-answers.js';
 import { FactNotFoundError, InputValidationError } from '../shared/errors.js';
 import type { HttpResponse } from '../shared/http-handler.js';
 import { logger } from '../shared/observability.js';
@@ -34,13 +35,13 @@ export interface FactView {
 
 /** What erasure removed, and what it does not reach (so the caller is told, not left to assume). */
 export interface ErasureReport {
-  erased: { facts: number; factStoreItems: number };
+  erased: { facts: number; factStoreItems: number; edgeAnswers: number; edgeIndexItems: number };
   notErased: string[];
 }
 
 /** Parts of a user's data that DELETE /v1/me does not remove today; returned with every erasure. */
 export const NOT_ERASED: readonly string[] = [
-  "pre-generated edge answers: the user's edge keys join erasure with the pregenerate-on-login capability (issue 6)",
+  'a pre-generation already running when erasure starts can still publish an answer: repeat the erasure once it has finished',
   'route-with-cascade execution logs (CloudWatch, 30-day retention) keep chat and extraction prompts, facts block included',
   'an extraction already running when erasure starts can still write a fact: repeat the erasure once it has finished',
 ];
@@ -93,12 +94,22 @@ export async function deleteMyFact(
   return { statusCode: 204, body: undefined };
 }
 
-/** DELETE /v1/me: erases everything the fact store holds about the caller (facts, history, idempotency records). */
-export async function eraseMe(identity: Identity, deps: Pick<Ports, 'facts'>): Promise<HttpResponse> {
+/**
+ * DELETE /v1/me: erases everything the fact store holds about the caller (facts, history, idempotency records),
+ * their pre-generated edge answers and their entries in the edge index (login state included).
+ */
+export async function eraseMe(
+  identity: Identity,
+  deps: Pick<Ports, 'facts' | 'edge' | 'edgeIndex'>,
+): Promise<HttpResponse> {
   // Counted first so the caller learns how many facts went; the erasure itself deletes whatever is there.
   const facts = (await deps.facts.list(identity.userId)).length;
   const factStoreItems = await deps.facts.eraseUser(identity.userId);
-  logger.info('user erased', { tenantId: identity.tenantId, facts, factStoreItems });
-  const body: ErasureReport = { erased: { facts, factStoreItems }, notErased: [...NOT_ERASED] };
+  const edge = await eraseEdgeAnswers(identity.userId, deps);
+  logger.info('user erased', { tenantId: identity.tenantId, facts, factStoreItems, ...edge });
+  const body: ErasureReport = {
+    erased: { facts, factStoreItems, edgeAnswers: edge.edgeAnswers, edgeIndexItems: edge.indexItems },
+    notErased: [...NOT_ERASED],
+  };
   return { statusCode: 200, body };
 }

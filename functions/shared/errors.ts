@@ -161,6 +161,22 @@ export class EdgeStoreFullError extends NamedError {
   override readonly name = 'EdgeStoreFullError';
 }
 
+/** GET /precomputed/{actionId} names no action of config/edge-actions.yaml (HTTP 404). */
+export class ActionNotFoundError extends NamedError {
+  override readonly name = 'ActionNotFoundError';
+}
+
+/** The action needs app state the user does not have, e.g. an urgent-ticket reply without an urgent ticket (HTTP 404). */
+export class ActionNotApplicableError extends NamedError {
+  override readonly name = 'ActionNotApplicableError';
+}
+
+/** Concurrent writers kept changing an edge index item through every conditional-write attempt; rerunning is safe. */
+export class EdgeIndexConflictError extends NamedError {
+  override readonly name = 'EdgeIndexConflictError';
+  override readonly transient = true;
+}
+
 export const ERROR_CLASSES = [
   InputValidationError,
   ConfigurationError,
@@ -187,6 +203,9 @@ export const ERROR_CLASSES = [
   AnswerTooLargeError,
   EdgeStoreConflictError,
   EdgeStoreFullError,
+  EdgeIndexConflictError,
+  ActionNotFoundError,
+  ActionNotApplicableError,
   FactNotFoundError,
 ] as const;
 

@@ -9,7 +9,9 @@ import { describeIssues } from './task-handler.js';
 
 export interface HttpResponse {
   statusCode: number;
+  /** Sent as JSON, unless `headers` sets a content-type and the body is a string (sent as is). */
   body: unknown;
+  headers?: Record<string, string>;
 }
 
 /** HTTP status for each named error a route may surface; anything else is a 500 with no internals. */
@@ -20,6 +22,8 @@ const STATUS_BY_ERROR: Record<string, number> = {
   UnauthorizedError: 401,
   TenantMismatchError: 403,
   FactNotFoundError: 404,
+  ActionNotFoundError: 404,
+  ActionNotApplicableError: 404,
   BudgetExceededError: 429,
   ModelThrottledError: 503,
   ModelTimeoutError: 503,
@@ -62,7 +66,12 @@ export function httpHandler<S extends z.ZodType>(
     .handler(async (event) => {
       try {
         const result = await run(parseBody(schema, event), event, await ports());
-        return json(result.statusCode, result.body);
+        const headers = result.headers ?? {};
+        if (headers['content-type'] && typeof result.body === 'string') {
+          return { statusCode: result.statusCode, headers, body: result.body };
+        }
+        const response = json(result.statusCode, result.body);
+        return { ...response, headers: { ...response.headers, ...headers } };
       } catch (err) {
         const name = err instanceof Error ? err.name : 'Error';
         const message = err instanceof Error ? err.message : String(err);

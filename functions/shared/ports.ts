@@ -166,3 +166,68 @@ export interface FactStore {
   /** Deletes everything stored for the user: facts, history, idempotency records. Returns items deleted. */
   eraseUser(userId: string): Promise<number>;
 }
+
+/** One dependency of an edge answer: the tag and the version (epoch ms) of the state the answer was built from. */
+export interface EdgeDependency {
+  tag: string;
+  version: number;
+  /** The state change already applied to the state (its event id), when the version is that change's time. */
+  eventId?: string;
+}
+
+/** The latest state change of a tag: when it happened, which event said so, and the new values it carried. */
+export interface StateChangeMarker {
+  at: number;
+  eventId: string;
+  values: Record<string, string>;
+}
+
+/** An edge answer as the dependency index knows it. */
+export interface EdgeAnswerRecord {
+  /** The manifest key in the edge store (answerKey). */
+  key: string;
+  userId: string;
+  actionId: string;
+  /** The generation written into the manifest (epoch ms of the publish). */
+  generation: number;
+  dependencies: EdgeDependency[];
+  /** Epoch seconds: the answer's expiry (and the index entry's TTL). */
+  expiresAt: number;
+}
+
+/** The app state of a user's last login, kept for origin misses and regeneration. */
+export interface EdgeUserContext {
+  userId: string;
+  tenantId: string;
+  appState: Record<string, unknown>;
+  /** Epoch ms of the state (the login's time). */
+  stateVersion: number;
+  /** Epoch seconds after which the context is forgotten. */
+  expiresAt: number;
+}
+
+/**
+ * The edge dependency index (DynamoDB): which answers depend on which tag, each user's answers, the latest
+ * state change per tag, and each user's login context. Answers are recorded before they are published, so an
+ * invalidation that starts after the publish began always finds them.
+ */
+export interface EdgeIndex {
+  /** Records an answer under each of its tags and under its user; an older generation never replaces a newer one. */
+  recordAnswer(record: EdgeAnswerRecord): Promise<void>;
+  /** Removes an answer's entries, unless a newer generation replaced them. */
+  removeAnswer(record: Pick<EdgeAnswerRecord, 'key' | 'userId' | 'generation' | 'dependencies'>): Promise<void>;
+  /** Answers recorded under a tag, each with its dependency on that tag; at most `limit`. */
+  answersForTag(tag: string, limit: number): Promise<EdgeAnswerRecord[]>;
+  /** Every answer recorded for the user. */
+  answersForUser(userId: string): Promise<EdgeAnswerRecord[]>;
+  /** Records a state change of a tag, keeping the latest (a tie replaces: the later-processed change wins). */
+  markChanged(tag: string, marker: StateChangeMarker): Promise<void>;
+  /** The latest recorded state change of each tag that has one. */
+  changes(tags: readonly string[]): Promise<Record<string, StateChangeMarker>>;
+  /** The user's login context, if any. */
+  getContext(userId: string): Promise<EdgeUserContext | undefined>;
+  /** Stores the login context unless a newer one (larger stateVersion) is there; false when it was older. */
+  putContext(context: EdgeUserContext): Promise<boolean>;
+  /** Deletes every entry of the user (answers under their tags, the user's items, the context); returns items deleted. */
+  eraseUser(userId: string): Promise<number>;
+}

@@ -1,5 +1,15 @@
 import type { AppConfig } from './config.js';
-import type { Embedder, EventPublisher, FactStore, ObjectStore, SqlClient, TextModel, UsageLedger } from './ports.js';
+import type { EdgeStore } from './edge-store.js';
+import type {
+  EdgeIndex,
+  Embedder,
+  EventPublisher,
+  FactStore,
+  ObjectStore,
+  SqlClient,
+  TextModel,
+  UsageLedger,
+} from './ports.js';
 
 /** Everything a handler may touch, behind ports. */
 export interface Ports {
@@ -15,6 +25,10 @@ export interface Ports {
   usage: UsageLedger;
   /** Durable per-user facts extracted from events (extract-memory), read by chat and pre-generation. */
   facts: FactStore;
+  /** Pre-generated answers at the edge (CloudFront KeyValueStore). */
+  edge: EdgeStore;
+  /** Which edge answers depend on which state, and the latest change of each (DynamoDB). */
+  edgeIndex: EdgeIndex;
   /** Starts state machines by capability id (answer-question, …): used by the HTTP handlers. */
   workflows: WorkflowStarter;
 }

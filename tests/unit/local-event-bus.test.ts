@@ -129,8 +129,12 @@ describe('LocalEventBus', () => {
 
     expect(result.FailedEntryCount).toBe(2);
     expect(result.Entries.map((e) => e.ErrorCode ?? 'ok')).toEqual(['ok', 'MalformedDetail', 'ok', 'MalformedDetail']);
-    // the user event feeds memory, the S3 event starts ingestion
-    expect(started.map((s) => s.machineId).sort()).toEqual(['extract-memory', 'ingest-and-index']);
+    // the login feeds memory and pre-generation, the S3 event starts ingestion
+    expect(started.map((s) => s.machineId).sort()).toEqual([
+      'extract-memory',
+      'ingest-and-index',
+      'pregenerate-on-login',
+    ]);
   });
 
   it('delivers events in the EventBridge shape', () => {

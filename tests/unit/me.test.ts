@@ -11,9 +11,12 @@ import {
 } from '../../functions/api/me.js';
 import { handler as meFactsHandler } from '../../functions/api/me-facts.handler.js';
 import type { Identity } from '../../functions/auth/verify-token.js';
+import { answerKey, encodeAnswer, userKeyPrefix } from '../../functions/shared/edge-store.js';
 import { FactNotFoundError, InputValidationError } from '../../functions/shared/errors.js';
 import type { Fact, FactCandidate, FactStore } from '../../functions/shared/ports.js';
 import { installPorts, type Ports } from '../../functions/shared/runtime.js';
+import { createLocalEdgeStore } from '../../local/edge-store.js';
+import { createMemoryEdgeIndex } from '../fixtures/memory-edge-index.js';
 
 /** An in-memory FactStore keyed like the real one: one fact per (user, attribute), plus claimed event ids. */
 function fakeFactStore(): FactStore & { calls: string[] } {
@@ -207,16 +210,43 @@ describe('DELETE /v1/me', () => {
   it("erases the caller's facts and idempotency records, reports the counts and what erasure does not reach", async () => {
     const facts = await seeded();
 
-    const res = await eraseMe(ALICE, { facts });
+    const edge = createLocalEdgeStore();
+    const edgeIndex = createMemoryEdgeIndex();
+    const record = (userId: string) => ({
+      key: answerKey(userId, 'morning-briefing'),
+      userId,
+      actionId: 'morning-briefing',
+      generation: 1,
+      dependencies: [{ tag: `user:${userId}:facts`, version: 1 }],
+      expiresAt: 4_000_000_000,
+    });
+    for (const userId of [ALICE.userId, BOB.userId]) {
+      await edgeIndex.recordAnswer(record(userId));
+      await edge.putMany(
+        encodeAnswer(answerKey(userId, 'morning-briefing'), 'x'.repeat(1500), {
+          expiresAt: 4_000_000_000,
+          generation: 1,
+        }),
+      );
+    }
+
+    const res = await eraseMe(ALICE, { facts, edge, edgeIndex });
 
     expect(res).toEqual({
       statusCode: 200,
-      body: { erased: { facts: 2, factStoreItems: 3 }, notErased: [...NOT_ERASED] },
+      body: {
+        erased: { facts: 2, factStoreItems: 3, edgeAnswers: 1, edgeIndexItems: 2 },
+        notErased: [...NOT_ERASED],
+      },
     });
+    expect(await edge.list(userKeyPrefix(ALICE.userId))).toEqual([]);
+    expect(await edgeIndex.answersForUser(ALICE.userId)).toEqual([]);
+    expect(await edge.list(userKeyPrefix(BOB.userId))).toHaveLength(3);
+    expect(await edgeIndex.answersForUser(BOB.userId)).toHaveLength(1);
     expect(await facts.list(ALICE.userId)).toEqual([]);
     expect(await facts.claimEvent(ALICE.userId, 'evt-1')).toBe(true);
     expect((await facts.list(BOB.userId)).map((f) => f.value)).toEqual(['Bob']);
-    expect(NOT_ERASED.join(' ')).toMatch(/edge keys/);
+    expect(NOT_ERASED.join(' ')).toMatch(/pre-generation already running/);
     expect(NOT_ERASED.join(' ')).toMatch(/execution logs/);
   });
 });
@@ -225,7 +255,7 @@ describe('the /v1/me handlers', () => {
   let facts: ReturnType<typeof fakeFactStore>;
   beforeEach(async () => {
     facts = await seeded();
-    installPorts({ facts } as unknown as Ports);
+    installPorts({ facts, edge: createLocalEdgeStore(), edgeIndex: createMemoryEdgeIndex() } as unknown as Ports);
   });
 
   it("take the user from the token only: Bob asking for Alice's facts in the query and body gets his own", async () => {

@@ -2,9 +2,11 @@ import { config, requireResourceNames } from '../config.js';
 import type { Ports } from '../runtime.js';
 import { createBedrockEmbedder } from './bedrock-embedder.js';
 import { bedrockTextModel } from './bedrock-text-model.js';
+import { createDynamoEdgeIndex } from './dynamodb-edge-index.js';
 import { createDynamoFactStore } from './dynamodb-fact-store.js';
 import { createDynamoUsageLedger } from './dynamodb-usage-ledger.js';
 import { createEventBridgePublisher } from './eventbridge-publisher.js';
+import { createKvsEdgeStore } from './kvs-edge-store.js';
 import { createOfflineEmbedder } from './offline-embedder.js';
 import { offlineTextModel } from './offline-text-model.js';
 import { createRdsDataSql } from './rds-data-sql.js';
@@ -23,6 +25,8 @@ export function createAwsPorts(): Ports {
     'EVENT_BUS_NAME',
     'USAGE_TABLE',
     'FACTS_TABLE',
+    'EDGE_INDEX_TABLE',
+    'EDGE_KVS_ARN',
   ]);
   const bedrock = cfg.modelProvider === 'bedrock';
   return {
@@ -37,6 +41,8 @@ export function createAwsPorts(): Ports {
     events: createEventBridgePublisher(env.EVENT_BUS_NAME),
     usage: createDynamoUsageLedger({ tableName: env.USAGE_TABLE }),
     facts: createDynamoFactStore({ tableName: env.FACTS_TABLE }),
+    edge: createKvsEdgeStore({ kvsArn: env.EDGE_KVS_ARN }),
+    edgeIndex: createDynamoEdgeIndex({ tableName: env.EDGE_INDEX_TABLE }),
     workflows: createSfnWorkflows(),
   };
 }
