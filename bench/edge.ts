@@ -2,11 +2,13 @@
  * Edge benchmark: the CloudFront Function's hit path (token verification + KVS reads) per request, next to the
  * miss path's origin generation with the offline model, in one run; then the capacity of the answer encoding.
  * The function runs in Node (node:vm) over the local store, not in CloudFront's runtime: the figures compare the
- * two paths' own work on one machine, without the network. Usage: npx tsx bench/edge.ts [--quick]
+ * two paths' own work on one machine, without the network. Last, the invalidation latency on the local runtime: how
+ * long a state change takes to remove a pre-generated answer (from the store, and as the function sees it), next to
+ * how long a login takes to publish its answers. Usage: npx tsx bench/edge.ts [--quick]
  */
 import { cpus, loadavg, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { mintToken } from '../functions/auth/verify-token.js';
+import { authSettingsFromEnv, mintToken } from '../functions/auth/verify-token.js';
 import { OFFLINE_TEXT_MODEL_ID, offlineTextModel } from '../functions/shared/adapters/offline-text-model.js';
 import {
   answerKey,
@@ -19,10 +21,16 @@ import {
 import type { TextModelRequest } from '../functions/shared/ports.js';
 import { type EdgeFunction, isResponse, loadEdgeFunction, viewerRequestEvent } from '../local/cloudfront-function.js';
 import { createLocalEdgeStore, createLocalKeyValueStore } from '../local/edge-store.js';
-import { percentile, progress, table } from './report.js';
+import { startLocalStack } from '../local/stack.js';
+import { ms, percentile, progress, table } from './report.js';
+
+// Before the stack loads any handler: the routing decision lines (INFO) and warnings would flood the report.
+process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
 
 const quick = process.argv.slice(2).includes('--quick');
-const plan = quick ? { edge: 2_000, origin: 200 } : { edge: 20_000, origin: 2_000 };
+const plan = quick ? { edge: 2_000, origin: 200, users: 10 } : { edge: 20_000, origin: 2_000, users: 50 };
+const ACTIONS = ['morning-briefing', 'deployment-status', 'urgent-ticket-reply'];
+const POLL_DEADLINE_MS = 30_000; // a change that has not reached the store by then is a bug, not a slow run
 const WARM_UP = 500; // untimed first, so JIT compilation is not in the figures
 const SETTINGS = {
   secret: 'bench-secret-that-is-at-least-32-bytes-long',
@@ -88,6 +96,18 @@ async function measure(iterations: number, fn: () => Promise<unknown>): Promise<
     p99: percentile(samples, 99),
     mean: samples.reduce((a, b) => a + b, 0) / samples.length,
   };
+}
+
+/** Resolves on the next turn of the event loop, after pending I/O callbacks: the finest poll that lets work progress. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Polls `done` once per event-loop turn from `start` until it holds; returns the elapsed milliseconds. */
+async function elapsedUntil(start: number, what: string, done: () => Promise<boolean>): Promise<number> {
+  while (!(await done())) {
+    if (performance.now() - start > POLL_DEADLINE_MS) throw new Error(`${what}: not within ${POLL_DEADLINE_MS} ms`);
+    await nextTurn();
+  }
+  return performance.now() - start;
 }
 
 const us = (value: number) => (value < 1000 ? `${value.toFixed(1)} µs` : `${(value / 1000).toFixed(2)} ms`);
@@ -187,4 +207,116 @@ async function main(): Promise<void> {
   );
 }
 
+/**
+ * Logs `users` users in one after the other (each login's answers published before the next), then fails each
+ * user's deployment: the time from PutEvents to the answers being served, and to the stale one being gone.
+ */
+async function invalidationLatency(users: number): Promise<void> {
+  const env = { ...process.env, MODEL_PROVIDER: 'offline' };
+  const stack = await startLocalStack({ retryScale: 0.001, env });
+  try {
+    const settings = authSettingsFromEnv(env);
+    const { kvs, edgeFunction } = stack.edge;
+    const request = (token: string, action: string) =>
+      edgeFunction.runViewerRequest(
+        viewerRequestEvent({ uri: `/precomputed/${action}`, headers: { authorization: `Bearer ${token}` } }),
+      );
+    const served = async (token: string, action: string) => {
+      const result = await request(token, action);
+      return isResponse(result) && result.statusCode === 200;
+    };
+    const forwarded = async (token: string, action: string) => !isResponse(await request(token, action));
+    const put = (detailType: string, detail: Record<string, unknown>) => {
+      const result = stack.bus.putEvents([{ Source: 'app.bench', DetailType: detailType, Detail: detail }]);
+      if (result.FailedEntryCount > 0) throw new Error(`PutEvents ${detailType}: ${result.Entries[0]?.ErrorMessage}`);
+      if (!result.Entries[0]?.Executions?.length) throw new Error(`PutEvents ${detailType}: no rule matched`);
+    };
+
+    const userIds = Array.from({ length: users + 1 }, (_, n) => `bench-user-${n}`);
+    const tokens = await Promise.all(userIds.map((sub) => mintToken({ sub, tenant: 'acme' }, settings)));
+    const login = async (n: number): Promise<number> => {
+      const userId = userIds[n] as string;
+      const token = tokens[n] as string;
+      const start = performance.now();
+      put('UserLoggedIn', {
+        userId,
+        // the urgent ticket makes the third action applicable: a login publishes all 3 answers
+        appState: {
+          latestDeployment: { id: `d-${n}`, status: 'in_progress' },
+          urgentTicket: { id: `T-${n}`, subject: 'Checkout returns 502 for EU customers' },
+        },
+      });
+      const hits = async () => (await Promise.all(ACTIONS.map((action) => served(token, action)))).every(Boolean);
+      const elapsed = await elapsedUntil(start, `${userId}: 3 hits after login`, hits);
+      await stack.sfn.idle(); // extract-memory and the login's other work, so the next login is timed alone
+      return elapsed;
+    };
+    const invalidate = async (n: number): Promise<{ gone: number; miss: number }> => {
+      const userId = userIds[n] as string;
+      const token = tokens[n] as string;
+      const key = answerKey(userId, 'deployment-status');
+      if (!(await served(token, 'deployment-status'))) throw new Error(`${userId}: deployment-status is not a hit`);
+      // Both conditions are polled in one loop, each timed from the same PutEvents call.
+      let gone: number | undefined;
+      let miss: number | undefined;
+      const start = performance.now();
+      put('DeploymentStatusChanged', { deploymentId: `d-${n}`, status: 'failed' });
+      await elapsedUntil(start, `${userId}: deployment-status invalidated`, async () => {
+        if (gone === undefined && (await kvs.getKey(key)) === undefined) gone = performance.now() - start;
+        if (miss === undefined && (await forwarded(token, 'deployment-status'))) miss = performance.now() - start;
+        return gone !== undefined && miss !== undefined;
+      });
+      await stack.sfn.idle();
+      return { gone: gone as number, miss: miss as number };
+    };
+
+    // User 0 is the untimed warm-up: the first execution of each machine loads its handlers' modules.
+    const coldLogin = await login(0);
+    const coldInvalidation = await invalidate(0);
+    const logins: number[] = [];
+    for (let n = 1; n <= users; n++) {
+      const elapsed = await login(n);
+      logins.push(elapsed);
+      progress(`login ${n}/${users}: ${ms(elapsed)}`);
+    }
+    const storeGone: number[] = [];
+    const edgeMiss: number[] = [];
+    for (let n = 1; n <= users; n++) {
+      progress(`deployment d-${n} failed ${n}/${users}`);
+      const { gone, miss } = await invalidate(n);
+      storeGone.push(gone);
+      edgeMiss.push(miss);
+    }
+    const failed = stack.sfn.list({ status: 'FAILED' });
+    if (failed.length > 0) throw new Error(`${failed.length} executions failed, e.g. ${failed[0]?.stateMachine}`);
+
+    const row = (label: string, samples: number[]) => [
+      label,
+      ms(percentile(samples, 50)),
+      ms(percentile(samples, 99)),
+      ms(Math.max(...samples)),
+    ];
+    print(
+      `Invalidation latency on the local runtime (${users} users, one at a time; offline model, retry intervals × 0.001)`,
+    );
+    print(
+      table(
+        ['from PutEvents until', 'p50', 'p99', 'max'],
+        [
+          row('UserLoggedIn: 3 answers are hits (pre-generation)', logins),
+          row('DeploymentStatusChanged: key gone from the store', storeGone),
+          row('DeploymentStatusChanged: edge request forwarded', edgeMiss),
+        ],
+      ),
+    );
+    print(
+      `The untimed warm-up user (handlers loaded on first use): login ${ms(coldLogin)}, invalidation ${ms(coldInvalidation.miss)}.`,
+    );
+  } finally {
+    await stack.close();
+  }
+}
+
 await main();
+print();
+await invalidationLatency(plan.users);

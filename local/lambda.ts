@@ -48,6 +48,9 @@ export function createLocalInvoker(
   project: ServerlessProject,
 ): (functionKey: string, input: unknown, limitBytes?: number) => Promise<unknown> {
   const loaded = new Map<string, Promise<Handler>>();
+  // Handler modules load one at a time: Jest's ESM loader fails concurrent first imports of a shared dependency
+  // ("request for … is not in cache"), which a Map state starting several new handlers at once would trigger.
+  let importing: Promise<unknown> = Promise.resolve();
   const load = (functionKey: string): Promise<Handler> => {
     const fn = project.functions.get(functionKey);
     if (!fn) throw new Error(`serverless.yml defines no function "${functionKey}"`);
@@ -56,11 +59,14 @@ export function createLocalInvoker(
       const dot = fn.handler.lastIndexOf('.');
       const file = join(project.root, `${fn.handler.slice(0, dot)}.ts`);
       const exportName = fn.handler.slice(dot + 1);
-      handler = import(file).then((mod: Record<string, unknown>) => {
-        const h = mod[exportName];
-        if (typeof h !== 'function') throw new Error(`${file} does not export a function "${exportName}"`);
-        return h as Handler;
-      });
+      handler = importing
+        .then(() => import(file))
+        .then((mod: Record<string, unknown>) => {
+          const h = mod[exportName];
+          if (typeof h !== 'function') throw new Error(`${file} does not export a function "${exportName}"`);
+          return h as Handler;
+        });
+      importing = handler.catch(() => undefined);
       loaded.set(functionKey, handler);
     }
     return handler;

@@ -48,8 +48,10 @@ export async function buildUserContext(
   base: { eventId: string; userId: string; tenantId: string; appState: Record<string, unknown>; stateVersion: number },
   deps: Pick<Ports, 'facts' | 'edgeIndex'> & { catalog: EdgeCatalog } & Clock,
 ): Promise<UserContext> {
+  // Whole seconds, like EventBridge times: a fact changed later within the same second must count as a tie
+  // (stale), not as older than the read.
+  const readAt = Math.floor((deps.now ?? Date.now)() / 1000) * 1000;
   const stored = await deps.facts.list(base.userId);
-  const readAt = (deps.now ?? Date.now)();
   const profile = selectProfile(stored, EDGE_PROFILE_MAX_TOKENS);
   const tags = patchableEntities(deps.catalog, base.appState).map((entity) => entity.tag);
   const markers = await deps.edgeIndex.changes(tags);

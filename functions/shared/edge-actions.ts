@@ -12,7 +12,7 @@ import type { EdgeDependency, Fact, StateChangeMarker } from './ports.js';
  * ordering rule that decides whether an answer is stale.
  *
  * Ordering rule: every dependency of an answer carries the version (epoch ms) of the state it was built from —
- * the login event's time for app state, the read time for facts — or, when a state change was applied to the
+ * the login event's time for app state, the read time for facts (in whole seconds, like event times) — or, when a state change was applied to the
  * app state, that change's time and event id. A state change of a tag at time T (the detail's `occurredAt`,
  * else the event's time) makes an answer stale when T is later than the dependency's version, or equal to it
  * and not the change the answer already applied (EventBridge times have one-second precision: a tie is

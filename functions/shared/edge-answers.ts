@@ -94,7 +94,9 @@ export async function publishEdgeAnswer(request: PublishRequest, deps: EdgePorts
 /**
  * Deletes answers from the edge store, each only if its manifest's generation is at most the given one (a newer
  * answer is its publisher's to judge). ETag-safe: the manifests are read after the store's ETag, and the delete is
- * conditional on it; a write in between makes it read again (bounded). Returns the manifest keys deleted.
+ * conditional on it; a write in between makes it read again (bounded). Parts go before manifests, so a delete
+ * interrupted between batches leaves at worst a manifest with missing parts (a miss to readers), which the next
+ * attempt finds and finishes. Returns the manifest keys deleted, across attempts.
  */
 export async function deleteEdgeAnswers(
   answers: readonly { key: string; generation: number }[],
@@ -102,22 +104,33 @@ export async function deleteEdgeAnswers(
   options: { maxAttempts?: number } = {},
 ): Promise<string[]> {
   const maxAttempts = options.maxAttempts ?? 5;
+  const planned = new Set<string>();
   for (let attempt = 1; ; attempt++) {
     const { etag } = await edge.describe();
-    const keys: string[] = [];
-    const deleted: string[] = [];
+    const parts: string[] = [];
+    const manifests: string[] = [];
+    const gone = new Set<string>();
     for (const answer of answers) {
       const raw = await edge.get(answer.key);
-      const parsed = raw === undefined ? undefined : parseManifest(raw);
+      if (raw === undefined) {
+        gone.add(answer.key);
+        continue;
+      }
+      const parsed = parseManifest(raw);
       if (!parsed || parsed.manifest.gen > answer.generation) continue;
-      deleted.push(answer.key);
-      keys.push(answer.key);
-      for (let i = 0; i < parsed.manifest.n; i++) keys.push(partKey(answer.key, parsed.manifest.gen, i));
+      manifests.push(answer.key);
+      for (let i = 0; i < parsed.manifest.n; i++) {
+        const part = partKey(answer.key, parsed.manifest.gen, i);
+        if ((await edge.get(part)) !== undefined) parts.push(part);
+      }
     }
-    if (keys.length === 0) return [];
+    // Manifests an earlier attempt's applied batches deleted (or another writer did: gone either way).
+    const deletedBefore = [...planned].filter((key) => gone.has(key));
+    for (const key of manifests) planned.add(key);
+    if (manifests.length === 0) return deletedBefore;
     try {
-      await edge.deleteMany(keys, { ifMatch: etag });
-      return deleted;
+      await edge.deleteMany([...parts, ...manifests], { ifMatch: etag });
+      return [...deletedBefore, ...manifests];
     } catch (err) {
       if (!(err instanceof EdgeStoreConflictError) || attempt >= maxAttempts) throw err;
     }

@@ -29,6 +29,9 @@ const MACHINES = [
   { id: 'ingest-and-index', logicalId: 'IngestAndIndexStateMachine', type: 'STANDARD' },
   { id: 'answer-question', logicalId: 'AnswerQuestionStateMachine', type: 'EXPRESS' },
   { id: 'extract-memory', logicalId: 'ExtractMemoryStateMachine', type: 'EXPRESS' },
+  { id: 'route-with-cascade', logicalId: 'RouteWithCascadeStateMachine', type: 'EXPRESS' },
+  { id: 'pregenerate-on-login', logicalId: 'PregenerateOnLoginStateMachine', type: 'EXPRESS' },
+  { id: 'invalidate-stale-keys', logicalId: 'InvalidateStaleKeysStateMachine', type: 'STANDARD' },
 ] as const;
 
 // Actions that read or change data: none may be granted on every resource.
@@ -365,6 +368,33 @@ describe('sls package', () => {
     ]);
   });
 
+  it.each([
+    {
+      machine: 'PregenerateOnLoginStateMachine',
+      pattern: { 'detail-type': ['UserLoggedIn', 'EdgeRegenerationRequested'], detail: { userId: [{ exists: true }] } },
+    },
+    {
+      machine: 'InvalidateStaleKeysStateMachine',
+      pattern: { 'detail-type': ['DeploymentStatusChanged', 'TicketUpdated', 'FactsChanged'] },
+    },
+  ])('starts $machine from a rule on the app bus by detail-type, any source', ({ machine, pattern }) => {
+    const rules = ofType('AWS::Events::Rule').filter(([, r]) =>
+      asArray(r.Properties?.Targets as { Arn: unknown }[] | undefined).some((t) => referencedIds(t.Arn).has(machine)),
+    );
+
+    expect(rules).toHaveLength(1);
+    expect(rules[0]?.[1].Properties?.EventBusName).toEqual({ Ref: 'AppEventBus' });
+    expect(rules[0]?.[1].Properties?.EventPattern).toEqual(pattern);
+  });
+
+  it('routes GET /precomputed/{actionId} to the origin function behind the bearer-token authorizer', () => {
+    const routes = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties ?? {});
+    const route = routes.find((r) => r.RouteKey === 'GET /precomputed/{actionId}');
+
+    expect(route).toBeDefined();
+    expect(route?.AuthorizationType).toBe('CUSTOM');
+  });
+
   it('logs extract-memory executions to their log group without execution data (chat text and facts are personal data)', () => {
     const props = propertiesOf('ExtractMemoryStateMachine');
 
@@ -628,6 +658,7 @@ describe('sls package', () => {
           Effect: 'Allow',
           Action: [
             'dynamodb:GetItem',
+            'dynamodb:BatchGetItem',
             'dynamodb:PutItem',
             'dynamodb:UpdateItem',
             'dynamodb:DeleteItem',

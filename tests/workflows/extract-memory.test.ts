@@ -108,7 +108,8 @@ describe('extract-memory on the local runtime', () => {
 
     expect(fromIntegration.record.status).toBe('SUCCEEDED');
     expect((await stack.ports.facts.list(userId)).map((f) => f.attribute)).toEqual(['interest.pricing']);
-    expect(loop.Entries[0]?.Executions).toEqual([]);
+    // FactsChanged feeds invalidate-stale-keys (edge answers built from old facts), never extract-memory itself
+    expect(loop.Entries[0]?.Executions?.map((e) => e.stateMachine)).toEqual(['invalidate-stale-keys']);
   });
 
   it('announces FactsChanged only when a value changed', async () => {

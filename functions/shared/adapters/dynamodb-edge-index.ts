@@ -85,20 +85,42 @@ export function createDynamoEdgeIndex(options: { tableName: string; endpoint?: s
   return {
     async recordAnswer(record) {
       const { key, ...rest } = record;
-      await Promise.all(
-        answerPartitions(record).map((pk) =>
+      const sk = `${KEY}${key}`;
+      const userPk = `${USER}${record.userId}`;
+      const previous = (await client.send(new GetCommand({ TableName, Key: { pk: userPk, sk }, ConsistentRead: true })))
+        .Item as AnswerItem | undefined;
+      const put = (pk: string) =>
+        client.send(
+          new PutCommand({
+            TableName,
+            Item: { pk, sk, ...rest },
+            ConditionExpression: 'attribute_not_exists(pk) OR generation <= :g',
+            ExpressionAttributeValues: { ':g': record.generation },
+          }),
+        );
+      try {
+        await put(userPk);
+      } catch (err) {
+        if (err instanceof ConditionalCheckFailedException) return; // a newer generation is recorded: this one is superseded
+        throw err;
+      }
+      // The user's item lists the tags, so erasure finds every entry: drop those the previous generation had alone.
+      const dropped = (previous?.dependencies ?? []).filter((d) => !record.dependencies.some((n) => n.tag === d.tag));
+      await Promise.all([
+        ...record.dependencies.map((d) => ignoreConditionFailure(put(`${TAG}${d.tag}`))),
+        ...dropped.map((d) =>
           ignoreConditionFailure(
             client.send(
-              new PutCommand({
+              new DeleteCommand({
                 TableName,
-                Item: { pk, sk: `${KEY}${key}`, ...rest },
+                Key: { pk: `${TAG}${d.tag}`, sk },
                 ConditionExpression: 'attribute_not_exists(pk) OR generation <= :g',
                 ExpressionAttributeValues: { ':g': record.generation },
               }),
             ),
           ),
         ),
-      );
+      ]);
     },
 
     async removeAnswer(record) {
