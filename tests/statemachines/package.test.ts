@@ -611,6 +611,19 @@ describe('sls package', () => {
       });
     });
 
+    it('writes the edge token settings on every deploy (custom resource) and every 15 minutes (schedule)', () => {
+      const settings = resource('EdgeStoreSettings');
+      const rules = ofType('AWS::Events::Rule').filter(([, r]) =>
+        asArray(r.Properties?.Targets as { Arn: unknown }[] | undefined).some((t) =>
+          referencedIds(t.Arn).has('MaintainEdgeStoreLambdaFunction'),
+        ),
+      );
+
+      expect(settings.Type).toBe('Custom::EdgeStoreSettings');
+      expect(settings.Properties?.ServiceToken).toEqual({ 'Fn::GetAtt': ['MaintainEdgeStoreLambdaFunction', 'Arn'] });
+      expect(rules.map(([, r]) => r.Properties?.ScheduleExpression)).toEqual(['rate(15 minutes)']);
+    });
+
     it('holds the edge index table with its TTL, named to every function with the store ARN', () => {
       const table = resource('EdgeIndexTable');
 
