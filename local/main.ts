@@ -62,6 +62,8 @@ Routes (try them):
   GET    ${base}/documents/{key}        curl -s ${base}/documents/notes/hello.md
   DELETE ${base}/documents/{key}        curl -s -X DELETE ${base}/documents/notes/hello.md
   POST   ${base}/events                 curl -s ${base}/events -d '{"Entries":[{"Source":"app.users","DetailType":"PageViewed","Detail":"{\\"userId\\":\\"u-1\\",\\"page\\":\\"/pricing\\"}"}]}'
+  POST   ${base}/events  (a login)      curl -s ${base}/events -d '{"Entries":[{"Source":"app.users","DetailType":"UserLoggedIn","Detail":"{\\"userId\\":\\"u-1\\",\\"appState\\":{\\"latestDeployment\\":{\\"id\\":\\"d-1\\",\\"status\\":\\"failed\\"}}}"}]}'
+  GET    ${base}/precomputed/{action}   curl -si ${base}/precomputed/deployment-status -H "authorization: Bearer $TOKEN"   # x-cache: Hit after that login
   GET    ${base}/executions             curl -s ${base}/executions?stateMachine=ingest-and-index
   GET    ${base}/executions/{id}        per-state history of one execution
 Press Ctrl+C to stop.
