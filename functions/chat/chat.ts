@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { failureOf } from '../api/generate.js';
 import type { Identity } from '../auth/verify-token.js';
-import type { GenerateResponse } from '../router/schemas.js';
+import { type GenerateResponse, promptRequest } from '../router/schemas.js';
 import { ConfigurationError } from '../shared/errors.js';
 import { renderFactsBlock } from '../shared/fact-safety.js';
 import type { HttpResponse } from '../shared/http-handler.js';
@@ -135,13 +135,7 @@ export async function chat(request: ChatRequest, identity: Identity, deps: ChatD
   // outage fails the turn before any tokens are paid for.
   await deps.events.publish([chatMessageEvent(identity, request.message)]);
   const result = await deps.workflows.startSync('route-with-cascade', {
-    request: {
-      system: prompt.system,
-      prompt: prompt.user,
-      promptRef: { id: prompt.promptId, version: prompt.promptVersion },
-      taskType: CHAT_TASK_TYPE,
-      ...(prompt.maxTokens === undefined ? {} : { maxTokens: prompt.maxTokens }),
-    },
+    request: promptRequest(prompt, { taskType: CHAT_TASK_TYPE }),
     tenantId: identity.tenantId,
     userId: identity.userId,
     requestId: randomUUID(),

@@ -1,6 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
-import type { GenerateResponse } from '../router/schemas.js';
+import { type GenerateResponse, promptRequest } from '../router/schemas.js';
 import { checkFactValue, sanitizeText } from '../shared/fact-safety.js';
 import { logger, metrics } from '../shared/observability.js';
 import type { FactCandidate } from '../shared/ports.js';
@@ -115,14 +115,10 @@ async function draftsFromChat(
   const prompt = renderDefinition(loaded.definition, { message: quoteMessage(detail.text) });
   const schema = loaded.definition.output?.schema;
   const result = await deps.workflows.startSync('route-with-cascade', {
-    request: {
-      system: prompt.system,
-      prompt: prompt.user,
-      promptRef: { id: prompt.promptId, version: prompt.promptVersion },
+    request: promptRequest(prompt, {
       taskType: EXTRACT_TASK_TYPE,
       responseFormat: schema ? { type: 'json', schema } : { type: 'json' },
-      ...(prompt.maxTokens === undefined ? {} : { maxTokens: prompt.maxTokens }),
-    },
+    }),
     tenantId: detail.tenantId,
     userId: detail.userId,
     // The event id is the request id: the usage ledger counts a redelivered message once.

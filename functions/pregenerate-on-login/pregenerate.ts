@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { failureOf } from '../api/generate.js';
 import { selectProfile } from '../chat/chat.js';
-import type { GenerateResponse } from '../router/schemas.js';
+import { type GenerateResponse, promptRequest } from '../router/schemas.js';
 import {
   actionDependencies,
   applyStateChanges,
@@ -159,14 +159,7 @@ export async function generateEdgeAnswer(
   });
   const requestId = randomUUID();
   const result = await deps.workflows.startSync('route-with-cascade', {
-    request: {
-      system: prompt.system,
-      prompt: prompt.user,
-      promptRef: { id: prompt.promptId, version: prompt.promptVersion },
-      taskType: EDGE_TASK_TYPE,
-      strategy: 'heuristic',
-      ...(prompt.maxTokens === undefined ? {} : { maxTokens: prompt.maxTokens }),
-    },
+    request: promptRequest(prompt, { taskType: EDGE_TASK_TYPE, strategy: 'heuristic' }),
     tenantId: context.tenantId,
     userId: context.userId,
     requestId,

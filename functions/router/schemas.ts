@@ -105,3 +105,17 @@ export interface GenerateResponse {
   requestId: string;
   promptRef?: PromptRef;
 }
+
+/** The router request for a rendered registry prompt: its system and user text, its provenance and output budget. */
+export function promptRequest(
+  prompt: { system: string; user: string; promptId: string; promptVersion: number; maxTokens?: number },
+  fields: Omit<GenerateRequest, 'prompt' | 'system' | 'promptRef' | 'maxTokens'>,
+): GenerateRequest {
+  return {
+    system: prompt.system,
+    prompt: prompt.user,
+    promptRef: { id: prompt.promptId, version: prompt.promptVersion },
+    ...fields,
+    ...(prompt.maxTokens === undefined ? {} : { maxTokens: prompt.maxTokens }),
+  };
+}

@@ -12,13 +12,13 @@ import {
   DEFAULT_PROFILE_MAX_TOKENS,
   selectProfile,
 } from '../../functions/chat/chat.js';
-import type { GenerateRequest } from '../../functions/router/schemas.js';
 import { BudgetExceededError, ConfigurationError } from '../../functions/shared/errors.js';
 import { FACTS_BLOCK_TAG, renderFactsBlock, sanitizeText } from '../../functions/shared/fact-safety.js';
 import type { AppEvent, Fact, FactStore } from '../../functions/shared/ports.js';
 import { loadPrompt } from '../../functions/shared/prompts.js';
-import { installPorts, type Ports, type WorkflowResult } from '../../functions/shared/runtime.js';
+import { installPorts, type Ports } from '../../functions/shared/runtime.js';
 import { countTokens } from '../../functions/shared/tokens.js';
+import { type RouterCall, scriptedRouter } from '../fixtures/scripted-router.js';
 
 const ALICE: Identity = { userId: 'user-alice', tenantId: 'acme' };
 const OPEN = `<${FACTS_BLOCK_TAG}>`;
@@ -57,35 +57,6 @@ function factsOf(all: readonly Fact[]): FactStore & { listed: string[] } {
     remove: refuse,
     claimEvent: refuse,
     eraseUser: refuse,
-  };
-}
-
-interface RouterCall {
-  machine: string;
-  input: { request: GenerateRequest; tenantId: string; userId: string; requestId: string; startedAt: number };
-}
-
-/** route-with-cascade stand-in: records each input and answers `text` (or fails with `failure`). */
-function scriptedRouter(text: string, failure?: { error: string; cause: string }) {
-  const calls: RouterCall[] = [];
-  return {
-    calls,
-    workflows: {
-      async startSync(machine: string, input: unknown): Promise<WorkflowResult> {
-        calls.push({ machine, input: input as RouterCall['input'] });
-        if (failure) return { executionId: 'exec-1', status: 'FAILED', ...failure };
-        const output = {
-          text,
-          model: 'anthropic.claude-3-5-haiku-20241022-v1:0',
-          servedBy: 'anthropic.claude-3-5-haiku-20241022-v1:0',
-          tier: 'cheap',
-          escalated: false,
-          usage: { inputTokens: 321, outputTokens: 12, costUsd: 0.0003 },
-          requestId: (input as RouterCall['input']).requestId,
-        };
-        return { executionId: 'exec-1', status: 'SUCCEEDED', output };
-      },
-    },
   };
 }
 

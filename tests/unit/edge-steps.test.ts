@@ -19,7 +19,6 @@ import {
   recordEdgeIndex,
 } from '../../functions/pregenerate-on-login/pregenerate.js';
 import { type BusEvent, RegenerationDetail, type UserContext } from '../../functions/pregenerate-on-login/schemas.js';
-import type { GenerateRequest } from '../../functions/router/schemas.js';
 import { type EdgeCatalog, parseEdgeCatalog, renderAppStateBlock } from '../../functions/shared/edge-actions.js';
 import { publishEdgeAnswer } from '../../functions/shared/edge-answers.js';
 import {
@@ -36,9 +35,9 @@ import { ActionNotApplicableError, ActionNotFoundError, InputValidationError } f
 import { renderFactsBlock } from '../../functions/shared/fact-safety.js';
 import type { AppEvent, EdgeDependency, Fact, FactStore } from '../../functions/shared/ports.js';
 import { bundledPromptSource, installPromptSource, loadPrompt } from '../../functions/shared/prompts.js';
-import type { WorkflowResult } from '../../functions/shared/runtime.js';
 import { createLocalEdgeStore, createLocalKeyValueStore, type LocalKeyValueStore } from '../../local/edge-store.js';
 import { createMemoryEdgeIndex } from '../fixtures/memory-edge-index.js';
+import { type RouterCall, scriptedRouter } from '../fixtures/scripted-router.js';
 
 const CATALOG: EdgeCatalog = parseEdgeCatalog(
   readFileSync(join(process.cwd(), 'config', 'edge-actions.yaml'), 'utf8'),
@@ -86,35 +85,6 @@ function factsOf(all: readonly Fact[]): FactStore {
     remove: refuse,
     claimEvent: refuse,
     eraseUser: refuse,
-  };
-}
-
-interface RouterCall {
-  machine: string;
-  input: { request: GenerateRequest; tenantId: string; userId: string; requestId: string; startedAt: number };
-}
-
-/** route-with-cascade stand-in: records each input and answers `text` (or fails with `failure`). */
-function scriptedRouter(text: string, failure?: { error: string; cause: string }) {
-  const calls: RouterCall[] = [];
-  return {
-    calls,
-    workflows: {
-      async startSync(machine: string, input: unknown): Promise<WorkflowResult> {
-        calls.push({ machine, input: input as RouterCall['input'] });
-        if (failure) return { executionId: 'exec-1', status: 'FAILED', ...failure };
-        const output = {
-          text,
-          model: 'anthropic.claude-3-5-haiku-20241022-v1:0',
-          servedBy: 'anthropic.claude-3-5-haiku-20241022-v1:0',
-          tier: 'cheap',
-          escalated: false,
-          usage: { inputTokens: 321, outputTokens: 40, costUsd: 0.0003 },
-          requestId: (input as RouterCall['input']).requestId,
-        };
-        return { executionId: 'exec-1', status: 'SUCCEEDED', output };
-      },
-    },
   };
 }
 
