@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { configFile } from '../shared/config.js';
 import { ConfigurationError } from '../shared/errors.js';
 import type {
   ErrorOccurredDetail,
@@ -293,21 +292,7 @@ export function buildMemoryRules(raw: unknown): MemoryRules {
   };
 }
 
-const loaded = new Map<string, MemoryRules>();
-
 /** The deployment's rules: MEMORY_RULES_FILE, else config/memory-rules.yaml (packaged with the functions). */
 export function memoryRules(): MemoryRules {
-  const file = process.env.MEMORY_RULES_FILE ?? join(process.cwd(), 'config', 'memory-rules.yaml');
-  let rules = loaded.get(file);
-  if (!rules) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new ConfigurationError(`Cannot read the memory rules at ${file}`, { cause: err });
-    }
-    rules = buildMemoryRules(parse(text));
-    loaded.set(file, rules);
-  }
-  return rules;
+  return configFile('MEMORY_RULES_FILE', 'memory-rules.yaml', (text) => buildMemoryRules(parse(text)));
 }

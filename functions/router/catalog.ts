@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { configFile } from '../shared/config.js';
 import { ConfigurationError } from '../shared/errors.js';
 
 const Model = z.object({
@@ -68,15 +67,7 @@ export function buildCatalog(raw: unknown): ModelCatalog {
   };
 }
 
-const loaded = new Map<string, ModelCatalog>();
-
 /** The deployment's catalog: MODEL_CATALOG_FILE, else config/model-catalog.yaml (packaged with the functions). */
 export function modelCatalog(): ModelCatalog {
-  const file = process.env.MODEL_CATALOG_FILE ?? join(process.cwd(), 'config', 'model-catalog.yaml');
-  let catalog = loaded.get(file);
-  if (!catalog) {
-    catalog = buildCatalog(parse(readFileSync(file, 'utf8')));
-    loaded.set(file, catalog);
-  }
-  return catalog;
+  return configFile('MODEL_CATALOG_FILE', 'model-catalog.yaml', (text) => buildCatalog(parse(text)));
 }

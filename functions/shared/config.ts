@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { ConfigurationError } from './errors.js';
 
@@ -82,4 +84,26 @@ export function requireResourceNames<K extends string>(names: readonly K[], env 
   const missing = names.filter((n) => !env[n]);
   if (missing.length > 0) throw new ConfigurationError(`Missing required environment variables: ${missing.join(', ')}`);
   return Object.fromEntries(names.map((n) => [n, env[n] as string])) as Record<K, string>;
+}
+
+const configFiles = new Map<string, unknown>();
+
+/**
+ * A configuration file of the deployment, built once per path: the file the environment variable names, else
+ * config/<fileName> (packaged with the functions). A file that cannot be read is a ConfigurationError naming it.
+ */
+export function configFile<T>(envVariable: string, fileName: string, build: (text: string, file: string) => T): T {
+  const file = process.env[envVariable] ?? join(process.cwd(), 'config', fileName);
+  if (!configFiles.has(file)) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigurationError(`Cannot read ${fileName} at ${file} (set ${envVariable} to another file)`, {
+        cause: err,
+      });
+    }
+    configFiles.set(file, build(text, file));
+  }
+  return configFiles.get(file) as T;
 }

@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { configFile } from './config.js';
 import { ACTION_ID_PATTERN, MAX_ANSWER_BYTES } from './edge-store.js';
 import { ActionNotFoundError, ConfigurationError, InputValidationError } from './errors.js';
 import type { EdgeDependency, Fact, StateChangeMarker } from './ports.js';
@@ -98,23 +97,9 @@ export function parseEdgeCatalog(text: string, source = 'the edge action catalog
   return parsed.data;
 }
 
-const loaded = new Map<string, EdgeCatalog>();
-
 /** The deployment's catalog: EDGE_ACTIONS_FILE, else config/edge-actions.yaml (packaged with the functions). */
 export function edgeCatalog(): EdgeCatalog {
-  const file = process.env.EDGE_ACTIONS_FILE ?? join(process.cwd(), 'config', 'edge-actions.yaml');
-  let catalog = loaded.get(file);
-  if (!catalog) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new ConfigurationError(`Cannot read the edge action catalog at ${file}`, { cause: err });
-    }
-    catalog = parseEdgeCatalog(text, file);
-    loaded.set(file, catalog);
-  }
-  return catalog;
+  return configFile('EDGE_ACTIONS_FILE', 'edge-actions.yaml', parseEdgeCatalog);
 }
 
 /** The catalog's action with this id; ActionNotFoundError (404) otherwise. */
