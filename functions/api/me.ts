@@ -42,6 +42,7 @@ export interface ErasureReport {
 /** Parts of a user's data that DELETE /v1/me does not remove today; returned with every erasure. */
 export const NOT_ERASED: readonly string[] = [
   'a pre-generation already running when erasure starts can still publish an answer: repeat the erasure once it has finished',
+  'invalidate-stale-keys execution history (Step Functions Standard keeps it 90 days) names the users whose answers a state change deleted',
   'route-with-cascade execution logs (CloudWatch, 30-day retention) keep chat and extraction prompts, facts block included',
   'an extraction already running when erasure starts can still write a fact: repeat the erasure once it has finished',
 ];

@@ -86,7 +86,7 @@ export async function loadUserContext(
     const parsed = LoginDetail.safeParse(event.detail);
     if (!parsed.success) throw new InputValidationError(`UserLoggedIn detail: ${describeIssues(parsed.error)}`);
     const detail = parsed.data;
-    return buildUserContext(
+    const context = await buildUserContext(
       {
         eventId: event.id,
         userId: detail.userId,
@@ -96,6 +96,9 @@ export async function loadUserContext(
       },
       deps,
     );
+    // Claimed after the checks above, so a malformed event never blocks a corrected redelivery.
+    const first = await deps.edgeIndex.claimEvent(detail.userId, event.id);
+    return first ? context : { ...context, duplicate: true };
   }
   const parsed = RegenerationDetail.safeParse(event.detail);
   if (!parsed.success)
@@ -136,8 +139,9 @@ export function planAction(action: EdgeAction, context: UserContext, score: numb
   };
 }
 
-/** PredictNextActions: the catalog's rules over state and facts; at most maxActionsPerLogin answers. */
+/** PredictNextActions: the catalog's rules over state and facts; at most maxActionsPerLogin answers; none for a redelivery. */
 export function predictNextActions(context: UserContext, catalog: EdgeCatalog): PlannedAction[] {
+  if (context.duplicate) return []; // a redelivered login: its answers were generated (or are being generated) already
   const predicted = predictActions(catalog, loginContextOf(context), Number.POSITIVE_INFINITY)
     .filter((p) => !context.only || context.only.includes(p.actionId))
     .slice(0, catalog.maxActionsPerLogin);

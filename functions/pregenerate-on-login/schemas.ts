@@ -74,6 +74,8 @@ export const UserContext = z.object({
   facts: z.array(ProfileFact),
   /** Regeneration: only these actions. */
   only: z.array(z.string()).optional(),
+  /** The login event was already handled (a redelivery): nothing is generated again. */
+  duplicate: z.boolean().optional(),
 });
 export type UserContext = z.infer<typeof UserContext>;
 

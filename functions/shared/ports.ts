@@ -228,6 +228,8 @@ export interface EdgeIndex {
   getContext(userId: string): Promise<EdgeUserContext | undefined>;
   /** Stores the login context unless a newer one (larger stateVersion) is there; false when it was older. */
   putContext(context: EdgeUserContext): Promise<boolean>;
+  /** Records that a login event was handled for the user; false when it already was (EventBridge may redeliver). */
+  claimEvent(userId: string, eventId: string): Promise<boolean>;
   /** Deletes every entry of the user (answers under their tags, the user's items, the context); returns items deleted. */
   eraseUser(userId: string): Promise<number>;
 }

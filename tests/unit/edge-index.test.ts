@@ -263,6 +263,24 @@ describe.each(implementations)('EdgeIndex contract: %s', (_name, create) => {
     });
   });
 
+  describe('claimEvent', () => {
+    it('claims an event once per user; erasure forgets the claim', async () => {
+      const userId = unique('user');
+      const other = unique('user');
+
+      const claims = [
+        await index.claimEvent(userId, 'evt-1'),
+        await index.claimEvent(userId, 'evt-1'),
+        await index.claimEvent(userId, 'evt-2'),
+        await index.claimEvent(other, 'evt-1'),
+      ];
+
+      expect(claims).toEqual([true, false, true, true]);
+      expect(await index.eraseUser(userId)).toBe(2);
+      expect(await index.claimEvent(userId, 'evt-1')).toBe(true);
+    });
+  });
+
   describe('eraseUser', () => {
     it("deletes the user's answers, their entries under tags and the context, and returns the count", async () => {
       const userId = unique('user');

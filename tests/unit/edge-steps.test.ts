@@ -131,6 +131,18 @@ async function aliceLogin(appState: Record<string, unknown> = APP_STATE, catalog
 }
 
 describe('loadUserContext', () => {
+  it('marks a redelivered login as a duplicate, for which nothing is predicted', async () => {
+    const event = loginEvent({ userId: ALICE.userId, appState: APP_STATE });
+
+    const first = await loadUserContext(event, { facts, edgeIndex, catalog: CATALOG, ...clock });
+    const again = await loadUserContext(event, { facts, edgeIndex, catalog: CATALOG, ...clock });
+
+    expect(first.duplicate).toBeUndefined();
+    expect(predictNextActions(first, CATALOG)).not.toEqual([]);
+    expect(again.duplicate).toBe(true);
+    expect(predictNextActions(again, CATALOG)).toEqual([]);
+  });
+
   it('builds the context of a UserLoggedIn: the app state, the fact profile, versions from occurredAt', async () => {
     const occurredAt = '2026-03-02T07:59:58.250Z';
 

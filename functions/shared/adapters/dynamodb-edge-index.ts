@@ -21,6 +21,9 @@ const USER = 'user#';
 const KEY = 'key#';
 const CHANGED = '#changed';
 const CONTEXT = '#context';
+const EVENT = 'event#';
+/** How long a handled login event id is remembered: beyond EventBridge's 24-hour retry window. */
+const EVENT_TTL_SECONDS = 2 * 24 * 3600;
 
 interface AnswerItem extends Omit<EdgeAnswerRecord, 'key'> {
   pk: string;
@@ -217,6 +220,26 @@ export function createDynamoEdgeIndex(options: { tableName: string; endpoint?: s
             Item: { pk: `${USER}${context.userId}`, sk: CONTEXT, ...context },
             ConditionExpression: 'attribute_not_exists(pk) OR stateVersion <= :v',
             ExpressionAttributeValues: { ':v': context.stateVersion },
+          }),
+        );
+        return true;
+      } catch (err) {
+        if (err instanceof ConditionalCheckFailedException) return false;
+        throw err;
+      }
+    },
+
+    async claimEvent(userId, eventId) {
+      try {
+        await client.send(
+          new PutCommand({
+            TableName,
+            Item: {
+              pk: `${USER}${userId}`,
+              sk: `${EVENT}${eventId}`,
+              expiresAt: Math.floor(Date.now() / 1000) + EVENT_TTL_SECONDS,
+            },
+            ConditionExpression: 'attribute_not_exists(pk)',
           }),
         );
         return true;
