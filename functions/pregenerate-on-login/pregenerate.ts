@@ -222,7 +222,7 @@ export async function recordEdgeIndex(input: RecordInput, deps: Pick<Ports, 'edg
   const published = input.results.filter((r) => r.status === 'published').map((r) => r.actionId);
   const notPublished = input.results
     .filter((r) => r.status !== 'published')
-    .map((r) => ({ actionId: r.actionId, status: r.status, ...(r.error ? { error: r.error } : {}) }));
+    .map((r) => ({ actionId: r.actionId, status: r.status, ...(r.failure ? { error: r.failure.Error } : {}) }));
   metrics.addMetric('EdgeAnswersPublished', MetricUnit.Count, published.length);
   metrics.addMetric('EdgeAnswersFailed', MetricUnit.Count, notPublished.filter((r) => r.status === 'failed').length);
   metrics.publishStoredMetrics();

@@ -108,8 +108,8 @@ export type PublishInput = z.infer<typeof PublishInput>;
 export const BranchResult = z.object({
   actionId: z.string(),
   status: z.enum(['published', 'stale', 'retracted', 'failed']),
-  error: z.string().optional(),
-  cause: z.string().optional(),
+  /** The error the branch's Catch caught. */
+  failure: z.object({ Error: z.string(), Cause: z.string().optional() }).optional(),
   key: z.string().optional(),
   bytes: z.number().optional(),
 });

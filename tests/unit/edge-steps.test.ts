@@ -442,7 +442,11 @@ describe('recordEdgeIndex', () => {
         results: [
           { actionId: 'urgent-ticket-reply', status: 'published', key: answerKey(ALICE.userId, 'urgent-ticket-reply') },
           { actionId: 'morning-briefing', status: 'stale', key: answerKey(ALICE.userId, 'morning-briefing') },
-          { actionId: 'deployment-status', status: 'failed', error: 'ModelThrottledError', cause: 'slow down' },
+          {
+            actionId: 'deployment-status',
+            status: 'failed',
+            failure: { Error: 'ModelThrottledError', Cause: 'slow down' },
+          },
         ],
       },
       { edgeIndex, ...clock },
