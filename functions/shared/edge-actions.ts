@@ -40,6 +40,8 @@ const Action = z.strictObject({
   maxAnswerBytes: z.number().int().min(256).max(MAX_ANSWER_BYTES),
   priority: z.number().default(0),
   requires: z.array(Path).default([]),
+  /** Not applicable when a path holds one of these values (e.g. a ticket that was closed since the login). */
+  skipWhen: z.array(z.strictObject({ path: Path, in: z.array(z.string()).min(1) })).default([]),
   boosts: z.array(z.strictObject({ path: Path, in: z.array(z.string()).min(1), add: z.number() })).default([]),
   dependsOn: z.array(TagTemplate).default([]),
 });
@@ -178,9 +180,12 @@ export function actionDependencies(
   return [...byTag.values()].sort((a, b) => (a.tag < b.tag ? -1 : 1));
 }
 
-/** Whether every path the action requires is present (a scalar) in the context. */
+/** Whether every path the action requires is present (a scalar) in the context and no skipWhen rule matches. */
 export function isApplicable(action: EdgeAction, context: LoginContext): boolean {
-  return action.requires.every((path) => scalarText(readPath(context, path)) !== undefined);
+  return (
+    action.requires.every((path) => scalarText(readPath(context, path)) !== undefined) &&
+    !action.skipWhen.some((rule) => rule.in.includes(scalarText(readPath(context, rule.path)) ?? '\u0000'))
+  );
 }
 
 export interface PredictedAction {

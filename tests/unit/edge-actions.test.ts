@@ -169,7 +169,7 @@ describe('parseEdgeCatalog', () => {
 
     expect(catalog.maxActionsPerLogin).toBe(3);
     expect(catalog.invalidation.regenerate).toBe(false);
-    expect(catalog.actions[0]).toMatchObject({ priority: 0, requires: [], boosts: [], dependsOn: [] });
+    expect(catalog.actions[0]).toMatchObject({ priority: 0, requires: [], skipWhen: [], boosts: [], dependsOn: [] });
   });
 
   it('rejects duplicate action ids, naming actions', () => {
@@ -374,6 +374,18 @@ describe('predictActions', () => {
       { actionId: 'urgent-ticket-reply', score: 35 },
       { actionId: 'morning-briefing', score: 30 },
     ]);
+  });
+
+  it('drops urgent-ticket-reply once the ticket is closed or resolved (skipWhen)', () => {
+    const open = context({ appState: { urgentTicket: { id: 'T-7', status: 'open' } } });
+    const closed = context({ appState: { urgentTicket: { id: 'T-7', status: 'closed' } } });
+    const resolved = context({ appState: { urgentTicket: { id: 'T-7', status: 'resolved' } } });
+
+    const ids = (ctx: LoginContext) => predictActions(shipped, ctx).map((p) => p.actionId);
+
+    expect(ids(open)).toContain('urgent-ticket-reply');
+    expect(ids(closed)).toEqual(['morning-briefing']);
+    expect(ids(resolved)).toEqual(['morning-briefing']);
   });
 
   it('does not boost urgent-ticket-reply for another role', () => {

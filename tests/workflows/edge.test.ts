@@ -50,7 +50,7 @@ describe('edge pre-generation and invalidation (local runtime)', () => {
     server = createLocalServer(stack);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    for (const user of ['alice', 'bob', 'carol', 'dave', 'erin', THROTTLED_USER]) {
+    for (const user of ['alice', 'bob', 'carol', 'dave', 'erin', 'gina', THROTTLED_USER]) {
       tokens[user] = await mintToken({ sub: user, tenant: 't1' }, authSettingsFromEnv());
     }
   }, 60_000);
@@ -157,6 +157,24 @@ describe('edge pre-generation and invalidation (local runtime)', () => {
     // a redelivered event deletes nothing new (idempotent)
     const again = await put(deploymentChanged('d-2', 'failed'));
     expect(byMachine(again, 'invalidate-stale-keys')[0]?.status).toBe('SUCCEEDED');
+  });
+
+  it('deletes the ticket reply when the ticket is closed; the origin then has nothing to draft (404)', async () => {
+    await put(login('gina', stateOf('5')));
+    expect(await stored('gina', 'urgent-ticket-reply')).toBeDefined();
+
+    await put({
+      Source: 'app.support',
+      DetailType: 'TicketUpdated',
+      Detail: JSON.stringify({ ticketId: 'T-5', status: 'closed' }),
+    });
+
+    expect(await stored('gina', 'urgent-ticket-reply')).toBeUndefined();
+    expect(await stored('gina', 'morning-briefing')).toBeUndefined(); // it mentions the ticket
+    expect(await stored('gina', 'deployment-status')).toBeDefined();
+    const miss = await get('/precomputed/urgent-ticket-reply', 'gina');
+    expect(miss.status).toBe(404);
+    expect(JSON.parse(miss.text)).toMatchObject({ error: 'ActionNotApplicableError' });
   });
 
   it('deletes the answers built from old facts when the facts change, and only those', async () => {
