@@ -195,7 +195,8 @@ export async function publishToEdge(
     logger.info('edge answer not published: a state change made it stale', {
       actionId: input.action.actionId,
       status: outcome.status,
-      staleTags: outcome.staleTags,
+      // kinds only: a tag can hold a user id (user:<id>:facts), and CloudWatch Logs are out of erasure's reach
+      staleTagKinds: [...new Set(outcome.staleTags.map((tag) => tag.split(':')[0]))],
     });
     return { actionId: input.action.actionId, status: outcome.status, key: outcome.key };
   }
