@@ -171,12 +171,6 @@ export class ActionNotApplicableError extends NamedError {
   override readonly name = 'ActionNotApplicableError';
 }
 
-/** Concurrent writers kept changing an edge index item through every conditional-write attempt; rerunning is safe. */
-export class EdgeIndexConflictError extends NamedError {
-  override readonly name = 'EdgeIndexConflictError';
-  override readonly transient = true;
-}
-
 export const ERROR_CLASSES = [
   InputValidationError,
   ConfigurationError,
@@ -203,7 +197,6 @@ export const ERROR_CLASSES = [
   AnswerTooLargeError,
   EdgeStoreConflictError,
   EdgeStoreFullError,
-  EdgeIndexConflictError,
   ActionNotFoundError,
   ActionNotApplicableError,
   FactNotFoundError,
