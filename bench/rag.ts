@@ -248,9 +248,9 @@ async function bulkLoad(
 
 /**
  * The vector branch of searchChunks alone: the same session settings, its candidate count, and its re-ordering
- * by distance (relaxed iterative scans may return rows slightly out of order). `forceIndex` turns off explicit
- * sorts for the inner query, so the planner must read the HNSW index in distance order: PostgreSQL leaves
- * TOASTed vectors out of its sequential-scan cost, so on these tables it otherwise picks an exact scan.
+ * by distance (relaxed iterative scans may return rows slightly out of order); keep its SQL the same as the
+ * vector branch of HYBRID_SEARCH_SQL in functions/shared/chunk-index.ts. `forceIndex` turns off explicit sorts
+ * for the inner query, so the planner must read the HNSW index in distance order whatever it estimates.
  */
 async function vectorSearch(
   sql: SqlClient,
@@ -268,7 +268,9 @@ async function vectorSearch(
       `${opts.explain ? 'explain ' : ''}select chunk_id from (
          select c.chunk_id, c.embedding <=> $2::vector as distance
          from chunks c
-         join documents d on d.document_key = c.document_key and d.live_version = c.version
+         cross join lateral (
+           select 1 from documents d where d.document_key = c.document_key and d.live_version = c.version limit 1
+         ) live
          where c.tenant_id = $1
          order by c.embedding <=> $2::vector
          limit $3

@@ -114,7 +114,7 @@ describe('migrate', () => {
     expect(recorded.rows[0]?.n).toBe(firstMigration.applied.length);
   });
 
-  it('stores embeddings inline, so the planner counts their size and picks the HNSW index', async () => {
+  it('stores embeddings inline, so the planner counts their size in the cost of a sequential scan', async () => {
     const { rows } = await sql.query<{ storage: string }>(
       `select attstorage as storage from pg_attribute where attrelid = 'chunks'::regclass and attname = 'embedding'`,
     );
@@ -550,6 +550,67 @@ describe('searchChunks', () => {
     expect(setAfterSearch).toEqual({ ef: '10', scan: 'relaxed_order' });
     expect(hits).toHaveLength(20);
     expect(new Set(hits.map((h) => h.documentKey))).toEqual(new Set(['hnsw/3.md']));
+  });
+
+  it('reads the HNSW index for a tenant with thousands of live chunks, and scans exactly for a tenant with three', async () => {
+    let seed = 11;
+    const random = () => {
+      seed = (seed * 16807) % 2147483647;
+      return seed / 2147483647 - 0.5;
+    };
+    const hnswScans = async (tx: SqlClient) => {
+      const res = await tx.query<{ n: number }>(
+        `select pg_stat_get_xact_numscans('chunks_embedding_hnsw'::regclass)::int as n`,
+      );
+      return Number(res.rows[0]?.n);
+    };
+    const scans: Record<string, number> = {};
+
+    await sql
+      .transaction(async (tx) => {
+        // 40 documents of 100 chunks, each document with its own version as in production: a join on
+        // (document_key, version) made the planner expect 100 live chunks here and sort them all instead.
+        // The index is rebuilt after the load (faster than 4,000 inserts into the graph); all is rolled back.
+        await tx.query('drop index chunks_embedding_hnsw');
+        for (let d = 0; d < 40; d++) {
+          const doc: Doc = {
+            documentKey: `big/${d}.md`,
+            tenantId: 't-big',
+            version: `v-${d}`,
+            sequencer: '1',
+            contentHash: 'h',
+          };
+          const vectors = Array.from({ length: 100 }, () => Array.from({ length: DIMS }, random));
+          await ingest(
+            tx,
+            doc,
+            vectors.map((v, i) => chunk(doc, i, `filler ${i}`, v)),
+          );
+        }
+        await tx.query(
+          `create index chunks_embedding_hnsw on chunks using hnsw (embedding vector_cosine_ops) with (m = 16, ef_construction = 64)`,
+        );
+        await tx.query('analyze chunks');
+        await tx.query('analyze documents');
+        for (const tenantId of ['t-big', 't-fusion']) {
+          const before = await hnswScans(tx);
+          await searchChunks(tx, {
+            tenantId,
+            embedding: unit(0),
+            queryText: 'zebra',
+            topK: 5,
+            candidates: 40,
+            efSearch: 40,
+          });
+          scans[tenantId] = (await hnswScans(tx)) - before;
+        }
+        throw new RollBack();
+      })
+      .catch((err: unknown) => {
+        if (!(err instanceof RollBack)) throw err;
+      });
+
+    expect(scans).toEqual({ 't-big': 1, 't-fusion': 0 });
   });
 
   it('returns [] for a tenant with no documents', async () => {
