@@ -1,5 +1,5 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, PutCommand, type PutCommandInput } from '@aws-sdk/lib-dynamodb';
 
 const clients = new Map<string, DynamoDBDocumentClient>();
 
@@ -16,4 +16,15 @@ export function documentClient(endpoint: string | undefined): DynamoDBDocumentCl
     clients.set(key, client);
   }
   return client;
+}
+
+/** A conditional Put: true when written, false when its condition failed (another writer got there first). */
+export async function conditionalPut(client: DynamoDBDocumentClient, input: PutCommandInput): Promise<boolean> {
+  try {
+    await client.send(new PutCommand(input));
+    return true;
+  } catch (err) {
+    if (err instanceof ConditionalCheckFailedException) return false;
+    throw err;
+  }
 }

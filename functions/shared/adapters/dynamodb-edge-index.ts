@@ -9,7 +9,7 @@ import {
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import type { EdgeAnswerRecord, EdgeIndex, EdgeUserContext, StateChangeMarker } from '../ports.js';
-import { documentClient } from './dynamodb-client.js';
+import { conditionalPut, documentClient } from './dynamodb-client.js';
 
 /** How long a state change is remembered: longer than any answer (7 days at most) or context can live. */
 export const MARKER_TTL_SECONDS = 8 * 24 * 3600;
@@ -213,40 +213,24 @@ export function createDynamoEdgeIndex(options: { tableName: string; endpoint?: s
     },
 
     async putContext(context) {
-      try {
-        await client.send(
-          new PutCommand({
-            TableName,
-            Item: { pk: `${USER}${context.userId}`, sk: CONTEXT, ...context },
-            ConditionExpression: 'attribute_not_exists(pk) OR stateVersion <= :v',
-            ExpressionAttributeValues: { ':v': context.stateVersion },
-          }),
-        );
-        return true;
-      } catch (err) {
-        if (err instanceof ConditionalCheckFailedException) return false;
-        throw err;
-      }
+      return conditionalPut(client, {
+        TableName,
+        Item: { pk: `${USER}${context.userId}`, sk: CONTEXT, ...context },
+        ConditionExpression: 'attribute_not_exists(pk) OR stateVersion <= :v',
+        ExpressionAttributeValues: { ':v': context.stateVersion },
+      });
     },
 
     async claimEvent(userId, eventId) {
-      try {
-        await client.send(
-          new PutCommand({
-            TableName,
-            Item: {
-              pk: `${USER}${userId}`,
-              sk: `${EVENT}${eventId}`,
-              expiresAt: Math.floor(Date.now() / 1000) + EVENT_TTL_SECONDS,
-            },
-            ConditionExpression: 'attribute_not_exists(pk)',
-          }),
-        );
-        return true;
-      } catch (err) {
-        if (err instanceof ConditionalCheckFailedException) return false;
-        throw err;
-      }
+      return conditionalPut(client, {
+        TableName,
+        Item: {
+          pk: `${USER}${userId}`,
+          sk: `${EVENT}${eventId}`,
+          expiresAt: Math.floor(Date.now() / 1000) + EVENT_TTL_SECONDS,
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      });
     },
 
     async eraseUser(userId) {

@@ -1,16 +1,14 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchWriteCommand,
   type BatchWriteCommandOutput,
   DeleteCommand,
   GetCommand,
-  PutCommand,
   QueryCommand,
   type QueryCommandOutput,
 } from '@aws-sdk/lib-dynamodb';
 import { FactConflictError } from '../errors.js';
 import type { Fact, FactCandidate, FactHistoryEntry, FactStore, UpsertOutcome } from '../ports.js';
-import { documentClient } from './dynamodb-client.js';
+import { conditionalPut, documentClient } from './dynamodb-client.js';
 
 /** Superseded values kept per fact. */
 export const HISTORY_LIMIT = 5;
@@ -81,25 +79,17 @@ export function createDynamoFactStore(options: FactStoreOptions): FactStore {
 
   /** Writes `next` if the item is still at `expected` (undefined: still absent); false when another writer won. */
   async function write(next: FactItem, expected: number | undefined): Promise<boolean> {
-    try {
-      await client.send(
-        new PutCommand({
-          TableName,
-          Item: next,
-          ...(expected === undefined
-            ? { ConditionExpression: 'attribute_not_exists(sk)' }
-            : {
-                ConditionExpression: '#revision = :expected',
-                ExpressionAttributeNames: { '#revision': 'revision' },
-                ExpressionAttributeValues: { ':expected': expected },
-              }),
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) return false;
-      throw err;
-    }
+    return conditionalPut(client, {
+      TableName,
+      Item: next,
+      ...(expected === undefined
+        ? { ConditionExpression: 'attribute_not_exists(sk)' }
+        : {
+            ConditionExpression: '#revision = :expected',
+            ExpressionAttributeNames: { '#revision': 'revision' },
+            ExpressionAttributeValues: { ':expected': expected },
+          }),
+    });
   }
 
   /** What the candidate makes of the stored item: the outcome, and the item to write (none when nothing changes). */
@@ -220,24 +210,16 @@ export function createDynamoFactStore(options: FactStoreOptions): FactStore {
     },
 
     async claimEvent(userId, eventId) {
-      try {
-        await client.send(
-          new PutCommand({
-            TableName,
-            Item: {
-              userId,
-              sk: `${EVENT}${eventId}`,
-              processedAt: new Date(now()).toISOString(),
-              expiresAt: epochSeconds(now()) + EVENT_RECORD_DAYS * 86_400,
-            },
-            ConditionExpression: 'attribute_not_exists(sk)',
-          }),
-        );
-        return true;
-      } catch (err) {
-        if (err instanceof ConditionalCheckFailedException) return false;
-        throw err;
-      }
+      return conditionalPut(client, {
+        TableName,
+        Item: {
+          userId,
+          sk: `${EVENT}${eventId}`,
+          processedAt: new Date(now()).toISOString(),
+          expiresAt: epochSeconds(now()) + EVENT_RECORD_DAYS * 86_400,
+        },
+        ConditionExpression: 'attribute_not_exists(sk)',
+      });
     },
 
     async eraseUser(userId) {
