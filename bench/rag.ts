@@ -10,16 +10,16 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { chunkDocument } from '../functions/ingest-and-index/chunker.js';
-import { chunkIdOf, tenantOf, versionOf } from '../functions/ingest-and-index/ingest.js';
+import { embeddingInput, indexRows, tenantOf, versionOf } from '../functions/ingest-and-index/ingest.js';
 import { createOfflineEmbedder, OFFLINE_EMBEDDING_MODEL_ID } from '../functions/shared/adapters/offline-embedder.js';
 import {
   beginIngest,
   exactVectorSearch,
-  type IndexedChunk,
   indexChunks,
   migrate,
   publishVersion,
   searchChunks,
+  vectorCandidatesSql,
 } from '../functions/shared/chunk-index.js';
 import { parseConfig } from '../functions/shared/config.js';
 import type { Embedder, SqlClient } from '../functions/shared/ports.js';
@@ -209,20 +209,8 @@ async function bulkLoad(
     // The same chunking, embedding input and chunk ids as ChunkDocument, EmbedBatch and IndexBatch.
     const prepared = await timed(async () => {
       const chunks = chunkDocument(doc.body, 'text/markdown', config.chunking);
-      const vectors = await embedder.embed(chunks.map((c) => (c.heading ? `${c.heading}\n${c.text}` : c.text)));
-      return chunks.map(
-        (c, n): IndexedChunk => ({
-          chunkId: chunkIdOf(doc.key, version, c.ordinal),
-          documentKey: doc.key,
-          version,
-          tenantId,
-          ordinal: c.ordinal,
-          heading: c.heading,
-          content: c.text,
-          tokenCount: c.tokenCount,
-          embedding: vectors[n] ?? [],
-        }),
-      );
+      const vectors = await embedder.embed(chunks.map(embeddingInput));
+      return indexRows({ documentKey: doc.key, version, tenantId }, chunks, vectors);
     });
     prepareMs += prepared.ms;
     const inserted = await timed(async () => {
@@ -248,8 +236,8 @@ async function bulkLoad(
 
 /**
  * The vector branch of searchChunks alone: the same session settings, its candidate count, and its re-ordering
- * by distance (relaxed iterative scans may return rows slightly out of order); keep its SQL the same as the
- * vector branch of HYBRID_SEARCH_SQL in functions/shared/chunk-index.ts. `forceIndex` turns off explicit sorts
+ * by distance (relaxed iterative scans may return rows slightly out of order), with the very SQL of that branch
+ * (vectorCandidatesSql). `forceIndex` turns off explicit sorts
  * for the inner query, so the planner must read the HNSW index in distance order whatever it estimates.
  */
 async function vectorSearch(
@@ -265,17 +253,7 @@ async function vectorSearch(
       [String(opts.efSearch ?? config.search.efSearch), opts.forceIndex ? 'off' : 'on'],
     );
     const res = await tx.query<Record<string, string>>(
-      `${opts.explain ? 'explain ' : ''}select chunk_id from (
-         select c.chunk_id, c.embedding <=> $2::vector as distance
-         from chunks c
-         cross join lateral (
-           select 1 from documents d where d.document_key = c.document_key and d.live_version = c.version limit 1
-         ) live
-         where c.tenant_id = $1
-         order by c.embedding <=> $2::vector
-         limit $3
-       ) v
-       order by distance, chunk_id`,
+      `${opts.explain ? 'explain ' : ''}select chunk_id from (${vectorCandidatesSql('$3')}) v order by distance, chunk_id`,
       [TENANT, `[${embedding.join(',')}]`, config.search.candidates],
     );
     return res.rows.map((r) => Object.values(r)[0] ?? '');

@@ -125,10 +125,36 @@ async function readJson<T>(deps: Deps, key: string): Promise<T> {
   return JSON.parse(Buffer.from(object.body).toString('utf8')) as T;
 }
 
+/** What is embedded for a chunk: its heading (when it has one) and its text. */
+export function embeddingInput(chunk: Pick<Chunk, 'heading' | 'text'>): string {
+  return chunk.heading ? `${chunk.heading}\n${chunk.text}` : chunk.text;
+}
+
+/** The index rows of a version's chunks and their vectors (chunk ids derived from key, version and ordinal). */
+export function indexRows(
+  version: { documentKey: string; version: string; tenantId: string },
+  chunks: readonly Chunk[],
+  vectors: readonly number[][],
+  metadata?: Record<string, unknown>,
+): index.IndexedChunk[] {
+  return chunks.map((c, i) => ({
+    chunkId: chunkIdOf(version.documentKey, version.version, c.ordinal),
+    documentKey: version.documentKey,
+    version: version.version,
+    tenantId: version.tenantId,
+    ordinal: c.ordinal,
+    heading: c.heading,
+    content: c.text,
+    tokenCount: c.tokenCount,
+    embedding: vectors[i] ?? [],
+    ...(metadata ? { metadata } : {}),
+  }));
+}
+
 /** EmbedBatch: embeds one staged batch and stages the vectors (a retry re-embeds only this batch). */
 export async function embedBatch(input: BatchInput, deps: Deps): Promise<{ batch: number; embedded: number }> {
   const chunks = await readJson<Chunk[]>(deps, chunkBatchKey(input.documentKey, input.version, input.batch.index));
-  const vectors = await deps.embedder.embed(chunks.map((c) => (c.heading ? `${c.heading}\n${c.text}` : c.text)));
+  const vectors = await deps.embedder.embed(chunks.map(embeddingInput));
   await deps.staging.put(
     embeddingBatchKey(input.documentKey, input.version, input.batch.index),
     JSON.stringify(vectors),
@@ -142,18 +168,9 @@ export async function indexBatch(input: BatchInput, deps: Deps): Promise<{ batch
   const { documentKey, version, tenantId } = input;
   const chunks = await readJson<Chunk[]>(deps, chunkBatchKey(documentKey, version, input.batch.index));
   const vectors = await readJson<number[][]>(deps, embeddingBatchKey(documentKey, version, input.batch.index));
-  const rows = chunks.map((c, i) => ({
-    chunkId: chunkIdOf(documentKey, version, c.ordinal),
-    documentKey,
-    version,
-    tenantId,
-    ordinal: c.ordinal,
-    heading: c.heading,
-    content: c.text,
-    tokenCount: c.tokenCount,
-    embedding: vectors[i] ?? [],
-    metadata: { embeddingModel: deps.embedder.modelId },
-  }));
+  const rows = indexRows({ documentKey, version, tenantId }, chunks, vectors, {
+    embeddingModel: deps.embedder.modelId,
+  });
   const indexed = await index.indexChunks(deps.sql, rows);
   return { batch: input.batch.index, indexed };
 }

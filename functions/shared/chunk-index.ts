@@ -433,18 +433,25 @@ const RRF_K = 60;
 // it expects (chunks / documents) live chunks instead of nearly all: reading the HNSW index in distance order
 // then looks like reading most of it, and it sorted every chunk instead, even at 100,000 chunks. The lookup is
 // estimated at one row per chunk, true of live chunks, so the HNSW and GIN indexes compete on their own costs.
+const LIVE_CHUNK = `cross join lateral (
+      select 1 from documents d where d.document_key = c.document_key and d.live_version = c.version limit 1
+    ) live`;
+
+/** The vector branch: tenant $1's live chunks nearest to vector $2, at most `limitParam` (bench/rag.ts times it alone). */
+export function vectorCandidatesSql(limitParam: string): string {
+  return `select c.chunk_id, c.embedding <=> $2::vector as distance
+    from chunks c
+    ${LIVE_CHUNK}
+    where c.tenant_id = $1
+    order by c.embedding <=> $2::vector
+    limit ${limitParam}`;
+}
+
 const HYBRID_SEARCH_SQL = `
 with vector_hits as (
   select chunk_id, row_number() over (order by distance, chunk_id) as rank
   from (
-    select c.chunk_id, c.embedding <=> $2::vector as distance
-    from chunks c
-    cross join lateral (
-      select 1 from documents d where d.document_key = c.document_key and d.live_version = c.version limit 1
-    ) live
-    where c.tenant_id = $1
-    order by c.embedding <=> $2::vector
-    limit $4
+    ${vectorCandidatesSql('$4')}
   ) v
 ),
 text_hits as (
@@ -452,9 +459,7 @@ text_hits as (
   from (
     select c.chunk_id, ts_rank_cd(c.tsv, q) as text_score
     from chunks c
-    cross join lateral (
-      select 1 from documents d where d.document_key = c.document_key and d.live_version = c.version limit 1
-    ) live
+    ${LIVE_CHUNK}
     cross join websearch_to_tsquery('english', $3) q
     where c.tenant_id = $1 and c.tsv @@ q
     order by text_score desc, c.chunk_id
