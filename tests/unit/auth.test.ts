@@ -1,7 +1,6 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyEventV2WithLambdaAuthorizer, APIGatewayRequestAuthorizerEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { SignJWT } from 'jose';
 import { authorize, authSettingsFromSecretsManager, identityFromEvent } from '../../functions/auth/authorizer.js';
 import {
   type AuthSettings,
@@ -13,41 +12,17 @@ import {
   verifyToken,
 } from '../../functions/auth/verify-token.js';
 import { ConfigurationError, ERROR_NAMES, UnauthorizedError } from '../../functions/shared/errors.js';
+import { b64url, handMadeToken, now, signedToken, validPayload as validPayloadOf } from '../fixtures/tokens.js';
 
 const SECRET = 'unit-test-secret-that-is-at-least-32-bytes-long';
 const SETTINGS: AuthSettings = { secret: SECRET, issuer: 'composable-ai-test', audience: 'composable-ai' };
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:composable-ai-dev-jwt-AbCdEf';
 
-const now = () => Math.floor(Date.now() / 1000);
-const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 const key = (secret: string) => new TextEncoder().encode(secret);
-
-/** A token signed with explicit claims, for the cases mintToken refuses to produce. */
-async function signed(
-  claims: Record<string, unknown>,
-  options: { alg?: string; secret?: string; exp?: number | null } = {},
-): Promise<string> {
-  const jwt = new SignJWT({ tenant: 'acme', ...claims })
-    .setProtectedHeader({ alg: options.alg ?? 'HS256' })
-    .setIssuer(SETTINGS.issuer)
-    .setAudience(SETTINGS.audience)
-    .setIssuedAt();
-  if (options.exp !== null) jwt.setExpirationTime(options.exp ?? now() + 600);
-  return jwt.sign(key(options.secret ?? SECRET));
-}
-
-/** A token whose parts are built by hand (unsigned, or with a header jose would not let us sign with). */
-function handMade(header: unknown, payload: unknown, signature = ''): string {
-  return `${b64url(header)}.${b64url(payload)}.${signature}`;
-}
-
-const validPayload = () => ({
-  sub: 'user-1',
-  tenant: 'acme',
-  iss: SETTINGS.issuer,
-  aud: SETTINGS.audience,
-  exp: now() + 600,
-});
+const signed = (claims: Record<string, unknown>, options?: Parameters<typeof signedToken>[2]) =>
+  signedToken(SETTINGS, claims, options);
+const validPayload = () => validPayloadOf(SETTINGS);
+const handMade = handMadeToken;
 
 function authorizerEvent(headers: Record<string, string> | undefined): APIGatewayRequestAuthorizerEventV2 {
   return {

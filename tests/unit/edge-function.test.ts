@@ -24,13 +24,17 @@ import {
   viewerRequestFromHttp,
 } from '../../local/cloudfront-function.js';
 import { createLocalEdgeStore, createLocalKeyValueStore, type LocalKeyValueStore } from '../../local/edge-store.js';
+import {
+  badTokens as badTokensFor,
+  handMadeToken,
+  now,
+  signedToken,
+  validPayload as validPayloadOf,
+} from '../fixtures/tokens.js';
 
 const SECRET = 'edge-test-secret-that-is-at-least-32-bytes-long';
 const SETTINGS: AuthSettings = { secret: SECRET, issuer: 'composable-ai-test', audience: 'composable-ai' };
 const ACTION = 'morning-briefing';
-
-const now = () => Math.floor(Date.now() / 1000);
-const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 let api: LocalKeyValueStore;
 let store: EdgeStore;
@@ -79,67 +83,11 @@ function asForwarded(result: ViewerRequestResult): CloudFrontRequest {
   return result;
 }
 
-/** A token signed with explicit claims, for the cases mintToken refuses to produce. */
-async function signed(
-  claims: Record<string, unknown>,
-  options: { alg?: string; secret?: string; exp?: number | null } = {},
-): Promise<string> {
-  const jwt = new SignJWT({ tenant: 'acme', ...claims })
-    .setProtectedHeader({ alg: options.alg ?? 'HS256' })
-    .setIssuer(SETTINGS.issuer)
-    .setAudience(SETTINGS.audience)
-    .setIssuedAt();
-  if (options.exp !== null) jwt.setExpirationTime(options.exp ?? now() + 600);
-  return jwt.sign(new TextEncoder().encode(options.secret ?? SECRET));
-}
-
-const validPayload = () => ({
-  sub: 'user-1',
-  tenant: 'acme',
-  iss: SETTINGS.issuer,
-  aud: SETTINGS.audience,
-  exp: now() + 600,
-});
-const handMade = (header: unknown, payload: unknown, signature = '') =>
-  `${b64url(header)}.${b64url(payload)}.${signature}`;
-
-/** Every way a token can be bad (the cases of tests/unit/auth.test.ts). */
-async function badTokens(): Promise<Array<{ name: string; token: string }>> {
-  const good = await mintToken({ sub: 'user-1', tenant: 'acme' }, SETTINGS);
-  const [header, , signature] = good.split('.');
-  return [
-    {
-      name: 'tampered payload (sub changed, signature kept)',
-      token: `${header}.${b64url({ ...validPayload(), sub: 'user-2' })}.${signature}`,
-    },
-    { name: 'signed with another secret', token: await signed({ sub: 'user-1' }, { secret: `${SECRET}-other` }) },
-    { name: 'expired', token: await signed({ sub: 'user-1' }, { exp: now() - 60 }) },
-    { name: 'expiring this second', token: await signed({ sub: 'user-1' }, { exp: now() }) },
-    { name: 'not yet valid (nbf in the future)', token: await signed({ sub: 'user-1', nbf: now() + 300 }) },
-    { name: 'wrong audience', token: await mintToken({ sub: 'user-1' }, { ...SETTINGS, audience: 'someone-else' }) },
-    {
-      name: 'wrong issuer',
-      token: await mintToken({ sub: 'user-1' }, { ...SETTINGS, issuer: 'https://evil.example' }),
-    },
-    { name: 'alg none', token: handMade({ alg: 'none', typ: 'JWT' }, validPayload()) },
-    { name: 'RS256 header', token: handMade({ alg: 'RS256', typ: 'JWT' }, validPayload(), signature) },
-    { name: 'HS512 (validly signed with the same secret)', token: await signed({ sub: 'user-1' }, { alg: 'HS512' }) },
-    { name: 'two parts', token: `${header}.${b64url(validPayload())}` },
-    { name: 'four parts', token: `${good}.extra` },
-    { name: 'not base64url', token: '!!!.###.$$$' },
-    {
-      name: 'header is not JSON',
-      token: `${Buffer.from('not json').toString('base64url')}.${b64url(validPayload())}.${signature}`,
-    },
-    { name: 'payload is an array', token: handMade({ alg: 'HS256' }, [validPayload()], signature) },
-    { name: 'missing tenant', token: await signed({ sub: 'user-1', tenant: undefined }) },
-    { name: 'tenant with a path separator', token: await signed({ sub: 'user-1', tenant: '../acme' }) },
-    { name: 'missing exp', token: await signed({ sub: 'user-1' }, { exp: null }) },
-    { name: 'exp not a number', token: await signed({ sub: 'user-1', exp: `${now() + 600}` }, { exp: null }) },
-    { name: 'missing sub', token: await signed({}) },
-    { name: 'empty sub', token: await signed({ sub: '' }) },
-  ];
-}
+const _signed = (claims: Record<string, unknown>, options?: Parameters<typeof signedToken>[2]) =>
+  signedToken(SETTINGS, claims, options);
+const _validPayload = () => validPayloadOf(SETTINGS);
+const _handMade = handMadeToken;
+const badTokens = () => badTokensFor(SETTINGS);
 
 describe('the CloudFront Function file', () => {
   it('is under 10 KB and imports only the runtime modules', async () => {
