@@ -18,6 +18,7 @@ import type { AppEvent, Fact, FactStore } from '../../functions/shared/ports.js'
 import { loadPrompt } from '../../functions/shared/prompts.js';
 import { installPorts, type Ports } from '../../functions/shared/runtime.js';
 import { countTokens } from '../../functions/shared/tokens.js';
+import { apiEvent } from '../fixtures/api-event.js';
 import { type RouterCall, scriptedRouter } from '../fixtures/scripted-router.js';
 
 const ALICE: Identity = { userId: 'user-alice', tenantId: 'acme' };
@@ -301,28 +302,7 @@ describe('the POST /v1/chat handler', () => {
   });
 
   function post(body: string, identity?: Identity): APIGatewayProxyEventV2 {
-    return {
-      version: '2.0',
-      routeKey: 'POST /v1/chat',
-      rawPath: '/v1/chat',
-      rawQueryString: '',
-      headers: { 'content-type': 'application/json' },
-      body,
-      isBase64Encoded: false,
-      requestContext: {
-        accountId: '123456789012',
-        apiId: 'abcdef1234',
-        domainName: 'abcdef1234.execute-api.us-east-1.amazonaws.com',
-        domainPrefix: 'abcdef1234',
-        http: { method: 'POST', path: '/v1/chat', protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: 'jest' },
-        requestId: 'req-1',
-        routeKey: 'POST /v1/chat',
-        stage: '$default',
-        time: '01/Apr/2026:10:00:00 +0000',
-        timeEpoch: 1_775_037_600_000,
-        ...(identity ? { authorizer: { lambda: { ...identity } } } : {}),
-      },
-    } as APIGatewayProxyEventV2;
+    return apiEvent('POST /v1/chat', { body, ...(identity ? { identity } : {}) });
   }
 
   async function invoke(event: APIGatewayProxyEventV2) {

@@ -16,6 +16,7 @@ import { FactNotFoundError, InputValidationError } from '../../functions/shared/
 import type { Fact, FactCandidate, FactStore } from '../../functions/shared/ports.js';
 import { installPorts, type Ports } from '../../functions/shared/runtime.js';
 import { createLocalEdgeStore } from '../../local/edge-store.js';
+import { apiEvent as sharedApiEvent } from '../fixtures/api-event.js';
 import { createMemoryEdgeIndex } from '../fixtures/memory-edge-index.js';
 
 /** An in-memory FactStore keyed like the real one: one fact per (user, attribute), plus claimed event ids. */
@@ -98,29 +99,7 @@ function apiEvent(
   identity: Identity | undefined,
   pathParameters?: Record<string, string>,
 ): APIGatewayProxyEventV2 {
-  const [method, path] = routeKey.split(' ') as [string, string];
-  return {
-    version: '2.0',
-    routeKey,
-    rawPath: path,
-    rawQueryString: '',
-    headers: {},
-    ...(pathParameters ? { pathParameters } : {}),
-    isBase64Encoded: false,
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'abcdef1234',
-      domainName: 'abcdef1234.execute-api.us-east-1.amazonaws.com',
-      domainPrefix: 'abcdef1234',
-      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: 'jest' },
-      requestId: 'req-1',
-      routeKey,
-      stage: '$default',
-      time: '01/Apr/2026:10:00:00 +0000',
-      timeEpoch: 1_775_037_600_000,
-      ...(identity ? { authorizer: { lambda: { ...identity } } } : {}),
-    },
-  } as APIGatewayProxyEventV2;
+  return sharedApiEvent(routeKey, { ...(identity ? { identity } : {}), ...(pathParameters ? { pathParameters } : {}) });
 }
 
 const context = { functionName: 'me', awsRequestId: 'req-1' } as Context;

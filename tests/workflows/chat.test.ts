@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { FactView } from '../../functions/api/me.js';
 import { authSettingsFromEnv, mintToken } from '../../functions/auth/verify-token.js';
 import type { FactCandidate } from '../../functions/shared/ports.js';
 import { createLocalServer } from '../../local/server.js';
@@ -10,16 +11,6 @@ import { eventually, startTestStack } from './harness.js';
 interface Reply<T> {
   status: number;
   body: T;
-}
-
-interface FactBody {
-  attribute: string;
-  value: string;
-  confidence: number;
-  observedAt: string;
-  updatedAt: string;
-  expiresAt?: string;
-  sources: string[];
 }
 
 interface ChatBody {
@@ -77,7 +68,7 @@ describe('memory-aware chat and /v1/me on the local runtime', () => {
     return { status: res.status, body: (text === '' ? undefined : JSON.parse(text)) as T };
   }
 
-  const factsOf = async (user: string) => (await call<{ facts: FactBody[] }>('GET', '/v1/me/facts', user)).body.facts;
+  const factsOf = async (user: string) => (await call<{ facts: FactView[] }>('GET', '/v1/me/facts', user)).body.facts;
 
   /** Waits until every extract-memory execution started by the user's events has finished. */
   async function memorySettled(user: string): Promise<number> {
@@ -90,8 +81,8 @@ describe('memory-aware chat and /v1/me on the local runtime', () => {
   }
 
   it('GET /v1/me/facts shows user A its facts and user B none', async () => {
-    const a = await call<{ facts: FactBody[] }>('GET', '/v1/me/facts', userA);
-    const b = await call<{ facts: FactBody[] }>('GET', '/v1/me/facts', userB);
+    const a = await call<{ facts: FactView[] }>('GET', '/v1/me/facts', userA);
+    const b = await call<{ facts: FactView[] }>('GET', '/v1/me/facts', userB);
 
     expect(a.status).toBe(200);
     expect(a.body.facts).toEqual(
