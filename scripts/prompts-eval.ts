@@ -1,6 +1,5 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
@@ -24,6 +23,7 @@ import {
   templateVariables,
   undeclaredVariables,
 } from '../functions/shared/prompts.js';
+import { runWhenMain } from './cli.js';
 
 /**
  * `npm run prompts:eval [-- --provider recorded|offline|bedrock] [--record] [--prompt <id>]`: the prompt
@@ -775,12 +775,4 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
   return reports.every((r) => r.passed) ? 0 : 1;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      processIo.err(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exit(1);
-    },
-  );
-}
+runWhenMain(import.meta.url, main, true);
