@@ -156,11 +156,6 @@ function fill(template: string, lookup: (key: string) => unknown): string | unde
   return missing || !TAG_PATTERN.test(tag) ? undefined : tag;
 }
 
-/** The dependency tags of an action for a user (sorted, without duplicates). */
-export function dependencyTags(action: EdgeAction, context: LoginContext): string[] {
-  return [...new Set(action.dependsOn.flatMap((t) => fill(t, (path) => readPath(context, path)) ?? []))].sort();
-}
-
 /**
  * The dependencies of an action's answer with their versions: a tag filled from the app state has the state's
  * version (or that of the change applied to it); any other tag (the user's facts) was read at `readAt`.

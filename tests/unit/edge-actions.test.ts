@@ -7,7 +7,7 @@ import {
   actionDependencies,
   applyStateChanges,
   changedTag,
-  dependencyTags,
+  type EdgeAction,
   type EdgeCatalog,
   edgeCatalog,
   findAction,
@@ -453,8 +453,10 @@ describe('predictActions', () => {
   });
 });
 
-describe('dependencyTags', () => {
+describe('the tags of actionDependencies', () => {
   const briefing = findAction(shipped, 'morning-briefing');
+  const dependencyTags = (action: EdgeAction, ctx: LoginContext) =>
+    actionDependencies(action, ctx, { stateVersion: 1, readAt: 1, patched: {} }).map((d) => d.tag);
 
   it('fills every template the context has, sorted', () => {
     const tags = dependencyTags(briefing, fullContext());
