@@ -9,7 +9,6 @@
 import { cpus, loadavg, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { authSettingsFromEnv, mintToken } from '../functions/auth/verify-token.js';
-import { OFFLINE_TEXT_MODEL_ID, offlineTextModel } from '../functions/shared/adapters/offline-text-model.js';
 import {
   answerKey,
   capacityTable,
@@ -17,7 +16,8 @@ import {
   encodeAnswer,
   KVS_MAX_STORE_BYTES,
   WRITE_BUDGET_BYTES,
-} from '../functions/shared/edge-store.js';
+} from '../functions/edge/edge-store.js';
+import { OFFLINE_TEXT_MODEL_ID, offlineTextModel } from '../functions/shared/adapters/offline-text-model.js';
 import type { TextModelRequest } from '../functions/shared/ports.js';
 import { type EdgeFunction, isResponse, loadEdgeFunction, viewerRequestEvent } from '../local/cloudfront-function.js';
 import { createLocalEdgeStore, createLocalKeyValueStore } from '../local/edge-store.js';

@@ -10,16 +10,16 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
+import { renderFactsBlock } from '../functions/memory/fact-safety.js';
+import { loadPrompt, renderDefinition } from '../functions/prompts/registry.js';
 import { modelCatalog } from '../functions/router/catalog.js';
-import { renderFactsBlock } from '../functions/shared/fact-safety.js';
 import type { Fact } from '../functions/shared/ports.js';
-import { loadPrompt, renderDefinition } from '../functions/shared/prompts.js';
 import { countTokens } from '../functions/shared/tokens.js';
 import { seededRandom } from './generated-corpus.js';
 import { table } from './report.js';
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
-const { CHAT_PROMPT_ID, chatSettings, selectProfile } = await import('../functions/chat/chat.js');
+const { CHAT_PROMPT_ID, chatSettings, selectProfile } = await import('../functions/memory/chat/chat.js');
 
 const { values } = parseArgs({ options: { turns: { type: 'string', default: '320' } } });
 const TURNS = Number(values.turns);

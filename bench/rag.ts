@@ -9,9 +9,6 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { chunkDocument } from '../functions/ingest-and-index/chunker.js';
-import { embeddingInput, indexRows, tenantOf, versionOf } from '../functions/ingest-and-index/ingest.js';
-import { createOfflineEmbedder, OFFLINE_EMBEDDING_MODEL_ID } from '../functions/shared/adapters/offline-embedder.js';
 import {
   beginIngest,
   exactVectorSearch,
@@ -20,7 +17,10 @@ import {
   publishVersion,
   searchChunks,
   vectorCandidatesSql,
-} from '../functions/shared/chunk-index.js';
+} from '../functions/rag/chunk-index.js';
+import { chunkDocument } from '../functions/rag/ingest-and-index/chunker.js';
+import { embeddingInput, indexRows, tenantOf, versionOf } from '../functions/rag/ingest-and-index/ingest.js';
+import { createOfflineEmbedder, OFFLINE_EMBEDDING_MODEL_ID } from '../functions/shared/adapters/offline-embedder.js';
 import { parseConfig } from '../functions/shared/config.js';
 import type { Embedder, SqlClient } from '../functions/shared/ports.js';
 import { ingestCorpus, listCorpus } from '../local/corpus.js';
@@ -42,7 +42,7 @@ const EF_SEARCH_SWEEP = [...new Set([40, config.search.efSearch, 160, 320])].sor
 const TENANT = 'default';
 // The HNSW build runs after the bulk load; with the graph in memory it is many times faster than on disk.
 const BUILD_MAINTENANCE_WORK_MEM = '1GB';
-// The same definition as migration 0004 in functions/shared/chunk-index.ts.
+// The same definition as migration 0004 in functions/rag/chunk-index.ts.
 const CREATE_HNSW_INDEX = `create index chunks_embedding_hnsw on chunks
   using hnsw (embedding vector_cosine_ops) with (m = 16, ef_construction = 64)`;
 

@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { budgets } from '../functions/router/budgets.js';
 import { modelCatalog } from '../functions/router/catalog.js';
 import { chooseTier, DEFAULT_MAX_TOKENS, validateResponse } from '../functions/router/policy.js';
-import type { RouterDeps } from '../functions/router/route.js';
+import type { RouterDeps } from '../functions/router/route-with-cascade/route.js';
 import {
   type Budget,
   GenerateRequest,
@@ -22,7 +22,7 @@ import {
   ResponseFormat,
   STRATEGIES,
   type Strategy,
-} from '../functions/router/schemas.js';
+} from '../functions/router/route-with-cascade/schemas.js';
 import { offlineTextModel } from '../functions/shared/adapters/offline-text-model.js';
 import { parseConfig } from '../functions/shared/config.js';
 import type { TextModel, TextModelRequest, UsageLedger } from '../functions/shared/ports.js';
@@ -35,7 +35,9 @@ import { percentile, progress, table } from './report.js';
 // environment: route.ts creates them on import, so it is loaded after these lines.
 process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-const { classifyRequest, invokeModel, judgeRequest, validateStep } = await import('../functions/router/route.js');
+const { classifyRequest, invokeModel, judgeRequest, validateStep } = await import(
+  '../functions/router/route-with-cascade/route.js'
+);
 
 const quick = process.argv.slice(2).includes('--quick');
 const plan = quick ? { iterations: 300, executions: 20 } : { iterations: 3_000, executions: 100 };

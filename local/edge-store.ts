@@ -13,7 +13,7 @@ import {
   KVS_MAX_VALUE_BYTES,
   type StoreDescription,
   utf8Bytes,
-} from '../functions/shared/edge-store.js';
+} from '../functions/edge/edge-store.js';
 import { InputValidationError } from '../functions/shared/errors.js';
 
 /** The local stand-in for one KeyValueStore: the KVS data-plane calls plus what the function's `kvs()` reads. */

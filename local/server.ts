@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { getDocumentStatus } from '../functions/shared/chunk-index.js';
+import { getDocumentStatus } from '../functions/rag/chunk-index.js';
 import { isResponse, sendCloudFrontResponse, viewerRequestFromHttp } from './cloudfront-function.js';
 import type { PutEventsEntry } from './event-bus.js';
 import { createLocalInvoker } from './lambda.js';

@@ -11,7 +11,7 @@ import { parse } from 'yaml';
 
 export interface LocalFunction {
   key: string;
-  /** e.g. functions/api/ask.handler.handler */
+  /** e.g. functions/rag/answer-question/ask.handler.handler */
   handler: string;
   timeoutSeconds: number;
   environment: Record<string, unknown>;

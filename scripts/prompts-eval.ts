@@ -4,8 +4,6 @@ import { parseArgs } from 'node:util';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { OFFLINE_TEXT_MODEL_ID, offlineTextModel } from '../functions/shared/adapters/offline-text-model.js';
-import type { TextModel } from '../functions/shared/ports.js';
 import {
   allTemplates,
   type PromptDefinition,
@@ -22,7 +20,9 @@ import {
   templatesFor,
   templateVariables,
   undeclaredVariables,
-} from '../functions/shared/prompts.js';
+} from '../functions/prompts/registry.js';
+import { OFFLINE_TEXT_MODEL_ID, offlineTextModel } from '../functions/shared/adapters/offline-text-model.js';
+import type { TextModel } from '../functions/shared/ports.js';
 import { runWhenMain } from './cli.js';
 
 /**
@@ -692,7 +692,7 @@ async function createProviders(
     : catalog.modelFor(catalog.tiers[0] as string);
   const modelId = values.model ?? model?.id ?? '';
   const graderId = values['grader-model'] ?? catalog.modelFor(catalog.topTier).id;
-  const { loadPrompt } = await import('../functions/shared/prompts.js');
+  const { loadPrompt } = await import('../functions/prompts/registry.js');
   const graderPrompt = loadPrompt('rubric-grader', join(dir, 'eval'));
   return {
     responder: liveResponder('bedrock', bedrockTextModel, modelId, model?.family),

@@ -19,7 +19,7 @@ import {
   sha256,
   storageTierFor,
   storedPromptJson,
-} from '../functions/shared/prompts.js';
+} from '../functions/prompts/registry.js';
 import { runWhenMain } from './cli.js';
 import { registryIds, staticProblems } from './prompts-eval.js';
 

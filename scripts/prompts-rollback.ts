@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { LabelParameterVersionCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { isPointer, parseStoredValue } from '../functions/shared/prompts.js';
+import { isPointer, parseStoredValue } from '../functions/prompts/registry.js';
 import { runWhenMain } from './cli.js';
 import { parameterName, readParameter, SERVICE, tierFor, versionLabel } from './prompts-publish.js';
 

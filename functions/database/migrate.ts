@@ -1,5 +1,5 @@
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
-import { migrate } from '../shared/chunk-index.js';
+import { migrate } from '../rag/chunk-index.js';
 import { type CustomResourceResponse, type Respond, runCustomResource } from '../shared/custom-resource.js';
 import type { SqlClient } from '../shared/ports.js';
 

@@ -1,6 +1,6 @@
 import type { AuthSettings } from '../auth/verify-token.js';
-import { EDGE_CONFIG_KEY, type EdgeStore, edgeConfigEntry, sweepExpired } from '../shared/edge-store.js';
 import { logger } from '../shared/observability.js';
+import { EDGE_CONFIG_KEY, type EdgeStore, edgeConfigEntry, sweepExpired } from './edge-store.js';
 
 /**
  * The scheduled upkeep of the edge store (serverless.yml, every 15 minutes; `sls invoke -f maintainEdgeStore`

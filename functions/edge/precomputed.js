@@ -1,7 +1,7 @@
 // CloudFront Function (cloudfront-js-2.0), viewer request, on GET /precomputed/{actionId}. No dependencies, < 10 KB.
 // Serves the caller's pre-generated answer from the KeyValueStore; a miss goes on to the origin, which verifies the
 // token itself. Identity comes only from the verified token: nothing else in the request picks the key.
-// Mirrors functions/shared/edge-store.ts (keys, encoding) and functions/auth/verify-token.ts (claims); see README.md.
+// Mirrors functions/edge/edge-store.ts (keys, encoding) and functions/auth/verify-token.ts (claims); see README.md.
 import cf from 'cloudfront';
 // biome-ignore lint/style/useNodejsImportProtocol: the CloudFront runtime names its module 'crypto'
 import crypto from 'crypto';
@@ -97,7 +97,7 @@ function verifiedSubject(headers, config, now) {
   return claims.sub;
 }
 
-// Same as answerKey in functions/shared/edge-store.ts.
+// Same as answerKey in functions/edge/edge-store.ts.
 function answerKey(userId, actionId) {
   const hash = crypto.createHash('sha256').update(userId).digest('base64url').slice(0, 22);
   return `a:${hash}:${actionId}`;

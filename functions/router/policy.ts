@@ -2,7 +2,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { InputValidationError, PromptTooLargeError } from '../shared/errors.js';
 import { countTokens } from '../shared/tokens.js';
 import type { ModelCatalog } from './catalog.js';
-import type { GenerateRequest, ModelCall, Strategy, Validation } from './schemas.js';
+import type { GenerateRequest, ModelCall, Strategy, Validation } from './route-with-cascade/schemas.js';
 
 /**
  * The routing policy, in one place: which tier a request starts on (strategy A heuristics, the

@@ -1,3 +1,4 @@
+import type { AppConfig } from './config.js';
 /**
  * Ports: what the logic needs from the outside world. Adapters in ./adapters implement them for AWS;
  * local/ implements them for the embedded runtime; tests pass fakes.
@@ -232,4 +233,99 @@ export interface EdgeIndex {
   claimEvent(userId: string, eventId: string): Promise<boolean>;
   /** Deletes every entry of the user (answers under their tags, the user's items, the context); returns items deleted. */
   eraseUser(userId: string): Promise<number>;
+}
+
+// ---- edge store (CloudFront KeyValueStore; the encoding and writer are functions/edge/edge-store.ts) ----
+
+/** KeyValueStore limits (REFERENCE.md, "CloudFront Functions and KeyValueStore"). */
+export const KVS_MAX_KEY_BYTES = 512;
+export const KVS_MAX_VALUE_BYTES = 1024;
+export const KVS_MAX_STORE_BYTES = 5 * 1024 * 1024;
+export const KVS_MAX_KEYS_PER_UPDATE = 50;
+export const KVS_LIST_PAGE_SIZE = 50;
+
+export interface EdgeEntry {
+  key: string;
+  value: string;
+}
+
+export interface StoreDescription {
+  /** Changes on every write; every write must present the current one (IfMatch). */
+  etag: string;
+  itemCount: number;
+  totalSizeInBytes: number;
+}
+
+export interface PutResult {
+  /** Manifest keys of the answers evicted to make room (soonest expiry first). */
+  evicted: string[];
+}
+
+/** Pre-generated answers at the edge (CloudFront KeyValueStore, or the local store with the same contract). */
+export interface EdgeStore {
+  get(key: string): Promise<string | undefined>;
+  /**
+   * Writes the entries in batches of ≤ 50 keys, never splitting an answer across batches; when the store would
+   * overflow, evicts answers soonest expiry first (planWrites) rather than fail. Retries conflicts with a fresh ETag.
+   */
+  putMany(entries: readonly EdgeEntry[]): Promise<PutResult>;
+  /**
+   * Deletes the keys in batches of ≤ 50. Without `ifMatch` it retries conflicts with a fresh ETag (unconditional
+   * delete); with it, the first batch must match that ETag and a conflict is thrown (the caller re-reads and decides).
+   */
+  deleteMany(keys: readonly string[], options?: { ifMatch?: string }): Promise<void>;
+  describe(): Promise<StoreDescription>;
+  /** Every entry (keys and values) whose key starts with the prefix, by key. KVS lists the whole store to do it. */
+  list(prefix?: string): Promise<EdgeEntry[]>;
+}
+
+/** The KVS data-plane calls a store must offer; the local store enforces the same contract. */
+export interface KeyValueApi {
+  describe(): Promise<StoreDescription>;
+  getKey(key: string): Promise<string | undefined>;
+  /** One page of at most 50 entries. */
+  listKeys(page: { nextToken?: string }): Promise<{ items: EdgeEntry[]; nextToken?: string }>;
+  /** All-or-nothing; throws EdgeStoreConflictError when ifMatch is not the current ETag. */
+  updateKeys(update: {
+    ifMatch: string;
+    puts: readonly EdgeEntry[];
+    deletes: readonly string[];
+  }): Promise<StoreDescription>;
+}
+
+// ---- the process's ports ----------------------------------------------------------------------
+
+/** Everything a handler may touch, behind ports. */
+export interface Ports {
+  config: AppConfig;
+  /** The documents bucket users drop files into. */
+  documents: ObjectStore;
+  /** Intermediate artifacts of running executions (chunk and embedding batches); expire after a day. */
+  staging: ObjectStore;
+  sql: SqlClient;
+  embedder: Embedder;
+  textModel: TextModel;
+  events: EventPublisher;
+  usage: UsageLedger;
+  /** Durable per-user facts extracted from events (extract-memory), read by chat and pre-generation. */
+  facts: FactStore;
+  /** Pre-generated answers at the edge (CloudFront KeyValueStore). */
+  edge: EdgeStore;
+  /** Which edge answers depend on which state, and the latest change of each (DynamoDB). */
+  edgeIndex: EdgeIndex;
+  /** Starts state machines by capability id (answer-question, …): used by the HTTP handlers. */
+  workflows: WorkflowStarter;
+}
+
+export interface WorkflowResult {
+  executionId: string;
+  status: 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+  output?: unknown;
+  error?: string;
+  cause?: string;
+}
+
+export interface WorkflowStarter {
+  /** Runs an Express machine synchronously (StartSyncExecution) and returns its outcome. */
+  startSync(machineId: string, input: unknown): Promise<WorkflowResult>;
 }

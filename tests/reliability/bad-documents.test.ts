@@ -1,4 +1,4 @@
-import { getDocumentStatus } from '../../functions/shared/chunk-index.js';
+import { getDocumentStatus } from '../../functions/rag/chunk-index.js';
 import { ModelThrottledError } from '../../functions/shared/errors.js';
 import type { Embedder } from '../../functions/shared/ports.js';
 import type { LocalStack } from '../../local/stack.js';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import fc from 'fast-check';
 import { type AuthSettings, mintToken } from '../../functions/auth/verify-token.js';
-import { answerKey, edgeConfigEntry, encodeAnswer } from '../../functions/shared/edge-store.js';
+import { answerKey, edgeConfigEntry, encodeAnswer } from '../../functions/edge/edge-store.js';
 import {
   EDGE_FUNCTION_FILE,
   isResponse,

@@ -140,7 +140,7 @@ function zipEntries(file: string): Map<string, () => Buffer> {
   return entries;
 }
 
-/** `functions/api/ask.handler.handler` → `functions/api/ask.handler.mjs`, the ESM bundle Lambda loads. */
+/** `functions/rag/answer-question/ask.handler.handler` → `functions/rag/answer-question/ask.handler.mjs`, the ESM bundle Lambda loads. */
 function bundlePath(functionKey: string): string {
   const handler = project.functions.get(functionKey)?.handler ?? '';
   return `${handler.slice(0, handler.lastIndexOf('.'))}.mjs`;

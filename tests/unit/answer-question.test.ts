@@ -1,5 +1,5 @@
-import { generateAnswer, renderPassage } from '../../functions/answer-question/answer.js';
-import type { Hit } from '../../functions/answer-question/schemas.js';
+import { generateAnswer, renderPassage } from '../../functions/rag/answer-question/answer.js';
+import type { Hit } from '../../functions/rag/answer-question/schemas.js';
 import { parsePassages } from '../../functions/shared/adapters/offline-text-model.js';
 import { parseConfig } from '../../functions/shared/config.js';
 import type { WorkflowStarter } from '../../functions/shared/runtime.js';

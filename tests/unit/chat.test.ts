@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { Identity } from '../../functions/auth/verify-token.js';
-import { handler as chatHandler } from '../../functions/chat/chat.handler.js';
+import { handler as chatHandler } from '../../functions/memory/chat/chat.handler.js';
 import {
   CHAT_EVENT_SOURCE,
   ChatRequest,
@@ -11,11 +11,11 @@ import {
   compareFactPriority,
   DEFAULT_PROFILE_MAX_TOKENS,
   selectProfile,
-} from '../../functions/chat/chat.js';
+} from '../../functions/memory/chat/chat.js';
+import { FACTS_BLOCK_TAG, renderFactsBlock, sanitizeText } from '../../functions/memory/fact-safety.js';
+import { loadPrompt } from '../../functions/prompts/registry.js';
 import { BudgetExceededError, ConfigurationError } from '../../functions/shared/errors.js';
-import { FACTS_BLOCK_TAG, renderFactsBlock, sanitizeText } from '../../functions/shared/fact-safety.js';
 import type { AppEvent, Fact, FactStore } from '../../functions/shared/ports.js';
-import { loadPrompt } from '../../functions/shared/prompts.js';
 import { installPorts, type Ports } from '../../functions/shared/runtime.js';
 import { countTokens } from '../../functions/shared/tokens.js';
 import { apiEvent } from '../fixtures/api-event.js';

@@ -16,7 +16,7 @@ import {
   recordFailure,
   type SearchHit,
   searchChunks,
-} from '../../functions/shared/chunk-index.js';
+} from '../../functions/rag/chunk-index.js';
 import { ConfigurationError, DocumentSupersededError, IncompleteVersionError } from '../../functions/shared/errors.js';
 import type { SqlClient } from '../../functions/shared/ports.js';
 import { createPgliteSql } from '../../local/pglite-sql.js';

@@ -4,7 +4,7 @@ import {
   type DocumentContentType,
   resolveContentType,
   SUPPORTED_CONTENT_TYPES,
-} from '../../functions/ingest-and-index/chunker.js';
+} from '../../functions/rag/ingest-and-index/chunker.js';
 import { UnsupportedContentTypeError } from '../../functions/shared/errors.js';
 import { countTokens } from '../../functions/shared/tokens.js';
 

@@ -2,7 +2,6 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { REGENERATION_EVENT } from '../../functions/pregenerate-on-login/schemas.js';
 import {
   actionDependencies,
   applyStateChanges,
@@ -22,11 +21,12 @@ import {
   predictActions,
   readPath,
   renderAppStateBlock,
-} from '../../functions/shared/edge-actions.js';
-import { MAX_ANSWER_BYTES } from '../../functions/shared/edge-store.js';
+} from '../../functions/edge/edge-actions.js';
+import { MAX_ANSWER_BYTES } from '../../functions/edge/edge-store.js';
+import { REGENERATION_EVENT } from '../../functions/edge/pregenerate-on-login/schemas.js';
+import { loadPrompt } from '../../functions/prompts/registry.js';
 import { ActionNotFoundError, ConfigurationError, InputValidationError } from '../../functions/shared/errors.js';
 import type { StateChangeMarker } from '../../functions/shared/ports.js';
-import { loadPrompt } from '../../functions/shared/prompts.js';
 import { matchesEventPattern } from '../../local/event-pattern.js';
 import { loadServerlessProject } from '../../local/serverless-project.js';
 

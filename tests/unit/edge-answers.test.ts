@@ -1,4 +1,4 @@
-import { deleteEdgeAnswers, type PublishRequest, publishEdgeAnswer } from '../../functions/shared/edge-answers.js';
+import { deleteEdgeAnswers, type PublishRequest, publishEdgeAnswer } from '../../functions/edge/edge-answers.js';
 import {
   ANSWER_KEY_PREFIX,
   answerKey,
@@ -11,7 +11,7 @@ import {
   partKey,
   storedBytes,
   userKeyPrefix,
-} from '../../functions/shared/edge-store.js';
+} from '../../functions/edge/edge-store.js';
 import { AnswerTooLargeError, EdgeStoreConflictError } from '../../functions/shared/errors.js';
 import type { EdgeAnswerRecord, EdgeIndex } from '../../functions/shared/ports.js';
 import { createLocalEdgeStore, createLocalKeyValueStore, type LocalKeyValueStore } from '../../local/edge-store.js';

@@ -9,7 +9,7 @@ import {
   edgeConfigEntry,
   encodeAnswer,
   partKey,
-} from '../../functions/shared/edge-store.js';
+} from '../../functions/edge/edge-store.js';
 import {
   type CloudFrontRequest,
   type CloudFrontResponse,

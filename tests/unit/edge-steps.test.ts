@@ -1,26 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { precomputed } from '../../functions/api/precomputed.js';
 import type { AuthSettings, Identity } from '../../functions/auth/verify-token.js';
-import { maintainEdgeStore } from '../../functions/edge/maintain-edge-store.js';
-import {
-  deleteEdgeKeys,
-  findDependentKeys,
-  PAGE_SIZE,
-  requestRegeneration,
-} from '../../functions/invalidate-stale-keys/invalidate.js';
-import type { ChangeEvent } from '../../functions/invalidate-stale-keys/schemas.js';
-import {
-  CONTEXT_TTL_SECONDS,
-  generateEdgeAnswer,
-  loadUserContext,
-  predictNextActions,
-  publishToEdge,
-  recordEdgeIndex,
-} from '../../functions/pregenerate-on-login/pregenerate.js';
-import { type BusEvent, RegenerationDetail, type UserContext } from '../../functions/pregenerate-on-login/schemas.js';
-import { type EdgeCatalog, parseEdgeCatalog, renderAppStateBlock } from '../../functions/shared/edge-actions.js';
-import { publishEdgeAnswer } from '../../functions/shared/edge-answers.js';
+import { type EdgeCatalog, parseEdgeCatalog, renderAppStateBlock } from '../../functions/edge/edge-actions.js';
+import { publishEdgeAnswer } from '../../functions/edge/edge-answers.js';
 import {
   ANSWER_KEY_PREFIX,
   answerKey,
@@ -30,11 +12,33 @@ import {
   type EdgeStore,
   edgeConfigEntry,
   userKeyPrefix,
-} from '../../functions/shared/edge-store.js';
+} from '../../functions/edge/edge-store.js';
+import {
+  deleteEdgeKeys,
+  findDependentKeys,
+  PAGE_SIZE,
+  requestRegeneration,
+} from '../../functions/edge/invalidate-stale-keys/invalidate.js';
+import type { ChangeEvent } from '../../functions/edge/invalidate-stale-keys/schemas.js';
+import { maintainEdgeStore } from '../../functions/edge/maintain-edge-store.js';
+import { precomputed } from '../../functions/edge/origin/precomputed.js';
+import {
+  CONTEXT_TTL_SECONDS,
+  generateEdgeAnswer,
+  loadUserContext,
+  predictNextActions,
+  publishToEdge,
+  recordEdgeIndex,
+} from '../../functions/edge/pregenerate-on-login/pregenerate.js';
+import {
+  type BusEvent,
+  RegenerationDetail,
+  type UserContext,
+} from '../../functions/edge/pregenerate-on-login/schemas.js';
+import { renderFactsBlock } from '../../functions/memory/fact-safety.js';
+import { bundledPromptSource, installPromptSource, loadPrompt } from '../../functions/prompts/registry.js';
 import { ActionNotApplicableError, ActionNotFoundError, InputValidationError } from '../../functions/shared/errors.js';
-import { renderFactsBlock } from '../../functions/shared/fact-safety.js';
 import type { AppEvent, EdgeDependency, Fact, FactStore } from '../../functions/shared/ports.js';
-import { bundledPromptSource, installPromptSource, loadPrompt } from '../../functions/shared/prompts.js';
 import { createLocalEdgeStore, createLocalKeyValueStore, type LocalKeyValueStore } from '../../local/edge-store.js';
 import { createMemoryEdgeIndex } from '../fixtures/memory-edge-index.js';
 import { type RouterCall, scriptedRouter } from '../fixtures/scripted-router.js';

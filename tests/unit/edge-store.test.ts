@@ -26,7 +26,7 @@ import {
   userKeyPrefix,
   utf8Bytes,
   WRITE_BUDGET_BYTES,
-} from '../../functions/shared/edge-store.js';
+} from '../../functions/edge/edge-store.js';
 import { InputValidationError } from '../../functions/shared/errors.js';
 import { createLocalEdgeStore, createLocalKeyValueStore, type LocalKeyValueStore } from '../../local/edge-store.js';
 

@@ -1,24 +1,24 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { emitFactsChanged } from '../../functions/extract-memory/emit-facts-changed.js';
-import type { ExtractDeps } from '../../functions/extract-memory/extract-facts.js';
-import { buildMemoryRules, memoryRules, toSegment } from '../../functions/extract-memory/rules.js';
+import { emitFactsChanged } from '../../functions/memory/extract-memory/emit-facts-changed.js';
+import type { ExtractDeps } from '../../functions/memory/extract-memory/extract-facts.js';
+import { buildMemoryRules, memoryRules, toSegment } from '../../functions/memory/extract-memory/rules.js';
 import {
   BusEvent,
   MAX_DETAIL_BYTES,
   MAX_FACTS_PER_EVENT,
   USER_EVENT_TYPES,
-} from '../../functions/extract-memory/schemas.js';
+} from '../../functions/memory/extract-memory/schemas.js';
+import { findInjection } from '../../functions/memory/fact-safety.js';
 import { ConfigurationError } from '../../functions/shared/errors.js';
-import { findInjection } from '../../functions/shared/fact-safety.js';
 import type { AppEvent, FactCandidate, FactStore, UpsertOutcome } from '../../functions/shared/ports.js';
 import type { WorkflowResult, WorkflowStarter } from '../../functions/shared/runtime.js';
 
 // Metrics are CloudWatch EMF lines on stdout; this must be set before the observability module loads.
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-const { extractFacts } = await import('../../functions/extract-memory/extract-facts.js');
-const { upsertFacts } = await import('../../functions/extract-memory/upsert-facts.js');
+const { extractFacts } = await import('../../functions/memory/extract-memory/extract-facts.js');
+const { upsertFacts } = await import('../../functions/memory/extract-memory/upsert-facts.js');
 
 const root = process.cwd();
 const DAY = 86_400;

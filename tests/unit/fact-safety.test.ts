@@ -7,7 +7,7 @@ import {
   findInjection,
   renderFactsBlock,
   sanitizeText,
-} from '../../functions/shared/fact-safety.js';
+} from '../../functions/memory/fact-safety.js';
 
 const corpus = (
   JSON.parse(readFileSync(join(process.cwd(), 'tests/fixtures/injection-corpus.json'), 'utf8')) as { strings: string[] }

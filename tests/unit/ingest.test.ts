@@ -1,4 +1,4 @@
-import { chunkIdOf, decodeText, tenantOf, versionOf } from '../../functions/ingest-and-index/ingest.js';
+import { chunkIdOf, decodeText, tenantOf, versionOf } from '../../functions/rag/ingest-and-index/ingest.js';
 import { InvalidEncodingError } from '../../functions/shared/errors.js';
 
 describe('document identity', () => {

@@ -9,13 +9,14 @@ import {
   UpdateKeysCommand,
 } from '@aws-sdk/client-cloudfront-keyvaluestore';
 import { mockClient } from 'aws-sdk-client-mock';
-import { createKvsEdgeStore } from '../../functions/shared/adapters/kvs-edge-store.js';
 import {
   answerKey,
+  createEdgeStore,
   EdgeStoreConflictError,
   EdgeStoreFullError,
   encodeAnswer,
-} from '../../functions/shared/edge-store.js';
+} from '../../functions/edge/edge-store.js';
+import { kvsKeyValueApi } from '../../functions/shared/adapters/kvs-edge-store.js';
 
 const KVS_ARN = 'arn:aws:cloudfront::123456789012:key-value-store/a1b2c3d4-5678-90ab-cdef-EXAMPLE11111';
 const kvs = mockClient(CloudFrontKeyValueStoreClient);
@@ -28,7 +29,7 @@ const described = (etag: string, size = 0) => ({
   KvsARN: KVS_ARN,
   Created: new Date(),
 });
-const store = () => createKvsEdgeStore({ kvsArn: KVS_ARN, sleep: async () => {} });
+const store = () => createEdgeStore(kvsKeyValueApi(KVS_ARN), { sleep: async () => {} });
 
 it('writes with the ETag from DescribeKeyValueStore, chaining the ETag each UpdateKeys returns', async () => {
   kvs.on(DescribeKeyValueStoreCommand).resolves(described('E1'));
@@ -94,7 +95,7 @@ it('lists the whole store in pages of 50 when a write would overflow, and evicts
     generation: 1,
   });
 
-  const result = await createKvsEdgeStore({ kvsArn: KVS_ARN, budgetBytes: 1_000, sleep: async () => {} }).putMany(
+  const result = await createEdgeStore(kvsKeyValueApi(KVS_ARN), { budgetBytes: 1_000, sleep: async () => {} }).putMany(
     incoming,
   );
 

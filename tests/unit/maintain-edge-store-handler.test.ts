@@ -1,7 +1,7 @@
 import { jest } from '@jest/globals';
 import type { Context } from 'aws-lambda';
+import { EDGE_CONFIG_KEY } from '../../functions/edge/edge-store.js';
 import { handler } from '../../functions/edge/maintain-edge-store.handler.js';
-import { EDGE_CONFIG_KEY } from '../../functions/shared/edge-store.js';
 import { installPorts, type Ports } from '../../functions/shared/runtime.js';
 import { createLocalEdgeStore } from '../../local/edge-store.js';
 

@@ -1,6 +1,8 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { handler as deleteFactHandler } from '../../functions/api/delete-fact.handler.js';
-import { handler as eraseMeHandler } from '../../functions/api/erase-me.handler.js';
+import type { Identity } from '../../functions/auth/verify-token.js';
+import { answerKey, encodeAnswer, userKeyPrefix } from '../../functions/edge/edge-store.js';
+import { handler as deleteFactHandler } from '../../functions/memory/facts-api/delete-fact.handler.js';
+import { handler as eraseMeHandler } from '../../functions/memory/facts-api/erase-me.handler.js';
 import {
   attributeFromEvent,
   deleteMyFact,
@@ -8,10 +10,8 @@ import {
   factView,
   listMyFacts,
   NOT_ERASED,
-} from '../../functions/api/me.js';
-import { handler as meFactsHandler } from '../../functions/api/me-facts.handler.js';
-import type { Identity } from '../../functions/auth/verify-token.js';
-import { answerKey, encodeAnswer, userKeyPrefix } from '../../functions/shared/edge-store.js';
+} from '../../functions/memory/facts-api/me.js';
+import { handler as meFactsHandler } from '../../functions/memory/facts-api/me-facts.handler.js';
 import { FactNotFoundError, InputValidationError } from '../../functions/shared/errors.js';
 import type { Fact, FactCandidate, FactStore } from '../../functions/shared/ports.js';
 import { installPorts, type Ports } from '../../functions/shared/runtime.js';

@@ -2,8 +2,8 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
+import { loadPrompt } from '../../functions/prompts/registry.js';
 import type { TextModel } from '../../functions/shared/ports.js';
-import { loadPrompt } from '../../functions/shared/prompts.js';
 import {
   type EvalConfig,
   evaluateRegistry,

@@ -1,14 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { generateAnswer } from '../../functions/answer-question/answer.js';
+import { bundledPromptSource, installPromptSource, loadPrompt } from '../../functions/prompts/registry.js';
+import { generateAnswer } from '../../functions/rag/answer-question/answer.js';
 import { buildBudgets } from '../../functions/router/budgets.js';
 import { buildCatalog } from '../../functions/router/catalog.js';
-import { judgeRequest, type RouterDeps, recordUsage } from '../../functions/router/route.js';
-import type { Budget, Classification, ModelCall, RouteState } from '../../functions/router/schemas.js';
+import { judgeRequest, type RouterDeps, recordUsage } from '../../functions/router/route-with-cascade/route.js';
+import type {
+  Budget,
+  Classification,
+  ModelCall,
+  RouteState,
+} from '../../functions/router/route-with-cascade/schemas.js';
 import { parseConfig } from '../../functions/shared/config.js';
 import type { TextModelRequest, UsageLedger } from '../../functions/shared/ports.js';
-import { bundledPromptSource, installPromptSource, loadPrompt } from '../../functions/shared/prompts.js';
 import type { WorkflowStarter } from '../../functions/shared/runtime.js';
 
 /** Every model call carries the registry prompt it was rendered from: request, judge call, usage log, response. */

@@ -16,7 +16,7 @@ import {
   type PromptDefinition,
   sha256,
   storedPromptJson,
-} from '../../functions/shared/prompts.js';
+} from '../../functions/prompts/registry.js';
 import { PublishRefusedError, publishPrompts } from '../../scripts/prompts-publish.js';
 import { RollbackTargetNotFoundError, rollbackPrompt } from '../../scripts/prompts-rollback.js';
 

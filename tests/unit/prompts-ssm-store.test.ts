@@ -3,7 +3,6 @@ import { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
 import { GetObjectCommand, type GetObjectCommandOutput, S3Client } from '@aws-sdk/client-s3';
 import { GetParameterCommand, ParameterNotFound, SSMClient, ThrottlingException } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { createSsmPromptSource, type PromptFallback } from '../../functions/shared/adapters/ssm-prompt-store.js';
 import {
   bundledPromptSource,
   contentHash,
@@ -13,7 +12,8 @@ import {
   renderPrompt,
   sha256,
   storedPromptJson,
-} from '../../functions/shared/prompts.js';
+} from '../../functions/prompts/registry.js';
+import { createSsmPromptSource, type PromptFallback } from '../../functions/prompts/ssm-prompt-store.js';
 
 const ssm = mockClient(SSMClient);
 const s3 = mockClient(S3Client);

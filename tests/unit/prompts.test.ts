@@ -2,7 +2,6 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { ConfigurationError, InputValidationError, PromptVariableMissingError } from '../../functions/shared/errors.js';
 import {
   bundledPromptSource,
   contentHash,
@@ -16,7 +15,8 @@ import {
   renderPrompt,
   storageTierFor,
   storedPromptJson,
-} from '../../functions/shared/prompts.js';
+} from '../../functions/prompts/registry.js';
+import { ConfigurationError, InputValidationError, PromptVariableMissingError } from '../../functions/shared/errors.js';
 
 const registry = join(process.cwd(), 'prompts');
 

@@ -8,7 +8,7 @@ import { loadServerlessProject, type ServerlessProject } from '../../local/serve
 const root = process.cwd();
 const project: ServerlessProject = loadServerlessProject(root);
 
-/** functions/api/ask.handler.handler → [functions/api/ask.handler.ts, handler] */
+/** functions/rag/answer-question/ask.handler.handler → [functions/rag/answer-question/ask.handler.ts, handler] */
 function handlerFile(handler: string): { file: string; exportName: string } {
   const dot = handler.lastIndexOf('.');
   return { file: join(root, `${handler.slice(0, dot)}.ts`), exportName: handler.slice(dot + 1) };

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { FactView } from '../../functions/api/me.js';
 import { authSettingsFromEnv, mintToken } from '../../functions/auth/verify-token.js';
+import type { FactView } from '../../functions/memory/facts-api/me.js';
 import type { FactCandidate } from '../../functions/shared/ports.js';
 import { createLocalServer } from '../../local/server.js';
 import type { LocalStack } from '../../local/stack.js';

@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { answerKey, parseManifest } from '../../functions/shared/edge-store.js';
+import { answerKey, parseManifest } from '../../functions/edge/edge-store.js';
 import type { PutEventsEntry } from '../../local/event-bus.js';
 import type { LocalStack } from '../../local/stack.js';
 import { startTestStack } from './harness.js';

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { authSettingsFromEnv, mintToken } from '../../functions/auth/verify-token.js';
-import { answerKey, type EdgeStore, encodeAnswer, userKeyPrefix } from '../../functions/shared/edge-store.js';
+import { answerKey, type EdgeStore, encodeAnswer, userKeyPrefix } from '../../functions/edge/edge-store.js';
 import { ModelThrottledError } from '../../functions/shared/errors.js';
 import type { TextModel } from '../../functions/shared/ports.js';
 import type { PutEventsEntry } from '../../local/event-bus.js';

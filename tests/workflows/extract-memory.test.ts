@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ExtractResult } from '../../functions/extract-memory/schemas.js';
+import type { ExtractResult } from '../../functions/memory/extract-memory/schemas.js';
 import type { AppEvent, TextModel, TextModelRequest } from '../../functions/shared/ports.js';
 import type { LocalStack } from '../../local/stack.js';
 import type { ExecutionRecord } from '../../local/step-functions.js';

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { getDocumentStatus } from '../../functions/shared/chunk-index.js';
+import { getDocumentStatus } from '../../functions/rag/chunk-index.js';
 import { ModelInvocationError } from '../../functions/shared/errors.js';
 import type { Embedder } from '../../functions/shared/ports.js';
 import { ingestCorpus, listCorpus } from '../../local/corpus.js';

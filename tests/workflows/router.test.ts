@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { dayOf } from '../../functions/router/route.js';
-import type { GenerateRequest, GenerateResponse } from '../../functions/router/schemas.js';
+import { dayOf } from '../../functions/router/route-with-cascade/route.js';
+import type { GenerateRequest, GenerateResponse } from '../../functions/router/route-with-cascade/schemas.js';
 import { ModelInvocationError, ModelThrottledError } from '../../functions/shared/errors.js';
 import type { TextModel, TextModelRequest, TextModelResponse } from '../../functions/shared/ports.js';
 import type { LocalStack } from '../../local/stack.js';

@@ -1,19 +1,24 @@
+import { createEdgeStore } from '../../edge/edge-store.js';
 import { config, requireResourceNames } from '../config.js';
-import type { Ports } from '../runtime.js';
+import type { Ports } from '../ports.js';
 import { createBedrockEmbedder } from './bedrock-embedder.js';
 import { bedrockTextModel } from './bedrock-text-model.js';
 import { createDynamoEdgeIndex } from './dynamodb-edge-index.js';
 import { createDynamoFactStore } from './dynamodb-fact-store.js';
 import { createDynamoUsageLedger } from './dynamodb-usage-ledger.js';
 import { createEventBridgePublisher } from './eventbridge-publisher.js';
-import { createKvsEdgeStore } from './kvs-edge-store.js';
+import { kvsKeyValueApi } from './kvs-edge-store.js';
 import { createOfflineEmbedder } from './offline-embedder.js';
 import { offlineTextModel } from './offline-text-model.js';
 import { createRdsDataSql } from './rds-data-sql.js';
 import { createS3ObjectStore } from './s3-object-store.js';
 import { createSfnWorkflows } from './sfn-workflows.js';
 
-/** The ports of a Lambda function in AWS; resource names come from serverless.yml and must all be set. */
+/**
+ * The composition root of a Lambda function in AWS: the kernel's adapters, and the edge capability's writer
+ * (eviction, batching, conflict retries) over the KVS data plane. Resource names come from serverless.yml and
+ * must all be set.
+ */
 export function createAwsPorts(): Ports {
   const cfg = config();
   const env = requireResourceNames([
@@ -41,7 +46,7 @@ export function createAwsPorts(): Ports {
     events: createEventBridgePublisher(env.EVENT_BUS_NAME),
     usage: createDynamoUsageLedger({ tableName: env.USAGE_TABLE }),
     facts: createDynamoFactStore({ tableName: env.FACTS_TABLE }),
-    edge: createKvsEdgeStore({ kvsArn: env.EDGE_KVS_ARN }),
+    edge: createEdgeStore(kvsKeyValueApi(env.EDGE_KVS_ARN)),
     edgeIndex: createDynamoEdgeIndex({ tableName: env.EDGE_INDEX_TABLE }),
     workflows: createSfnWorkflows(),
   };

@@ -11,19 +11,11 @@ import {
   UpdateKeysCommand,
   ValidationException,
 } from '@aws-sdk/client-cloudfront-keyvaluestore';
-import {
-  createEdgeStore,
-  type EdgeStore,
-  EdgeStoreConflictError,
-  EdgeStoreFullError,
-  type EdgeStoreOptions,
-  type KeyValueApi,
-  KVS_LIST_PAGE_SIZE,
-} from '../edge-store.js';
-import { InputValidationError } from '../errors.js';
+import { EdgeStoreConflictError, EdgeStoreFullError, InputValidationError } from '../errors.js';
+import { type KeyValueApi, KVS_LIST_PAGE_SIZE } from '../ports.js';
 
 // KVS is global; its data-plane endpoint is signed with SigV4a (region '*'). The SDK's own retries cover
-// throttling and 5xx; conflicts (409) are not retried by the SDK, only by the writer in edge-store.ts.
+// throttling and 5xx; conflicts (409) are not retried by the SDK, only by the writer in functions/edge/edge-store.ts.
 const client = new CloudFrontKeyValueStoreClient({ region: 'us-east-1' });
 
 /** Translates the KVS errors the writer and the state machines route on into named errors. */
@@ -73,9 +65,4 @@ export function kvsKeyValueApi(kvsArn: string, kvs: CloudFrontKeyValueStoreClien
       }
     },
   };
-}
-
-/** The edge store on CloudFront KeyValueStore: the shared writer (batches, eviction, conflict retries) over KVS. */
-export function createKvsEdgeStore(options: { kvsArn: string } & EdgeStoreOptions): EdgeStore {
-  return createEdgeStore(kvsKeyValueApi(options.kvsArn), options);
 }

@@ -1,6 +1,6 @@
 import { SFNClient, StartSyncExecutionCommand } from '@aws-sdk/client-sfn';
 import { ConfigurationError } from '../errors.js';
-import type { WorkflowResult, WorkflowStarter } from '../runtime.js';
+import type { WorkflowResult, WorkflowStarter } from '../ports.js';
 
 const client = new SFNClient({});
 

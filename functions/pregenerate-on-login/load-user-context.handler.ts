@@ -1,8 +1,0 @@
-import { edgeCatalog } from '../shared/edge-actions.js';
-import { taskHandler } from '../shared/task-handler.js';
-import { loadUserContext } from './pregenerate.js';
-import { BusEvent } from './schemas.js';
-
-const catalog = edgeCatalog();
-
-export const handler = taskHandler(BusEvent, (event, deps) => loadUserContext(event, { ...deps, catalog }));

@@ -1,0 +1,87 @@
+import { renderPrompt } from '../../prompts/registry.js';
+import type { GenerateResponse } from '../../router/route-with-cascade/schemas.js';
+import type { Ports } from '../../shared/runtime.js';
+import * as index from '../chunk-index.js';
+import type { Answer, AskInput, GenerateInput, Hit } from './schemas.js';
+
+type Deps = Pick<Ports, 'config' | 'sql' | 'embedder' | 'workflows'>;
+
+/** EmbedQuery: the question as a vector, with the same embedder that indexed the documents. */
+export async function embedQuery(input: AskInput, deps: Deps): Promise<{ embedding: number[] }> {
+  const [embedding] = await deps.embedder.embed([input.question]);
+  return { embedding: embedding ?? [] };
+}
+
+/** SearchChunks: hybrid (vector + full-text, fused) retrieval limited to the tenant's live documents. */
+export async function searchChunks(input: AskInput & { embedding: number[] }, deps: Deps): Promise<{ hits: Hit[] }> {
+  const hits = await index.searchChunks(deps.sql, {
+    tenantId: input.tenantId,
+    embedding: input.embedding,
+    queryText: input.question,
+    topK: Math.min(input.topK, deps.config.search.maxTopK),
+    candidates: Math.max(deps.config.search.candidates, input.topK),
+    efSearch: deps.config.search.efSearch,
+  });
+  return {
+    hits: hits.map((h) => ({
+      chunkId: h.chunkId,
+      documentKey: h.documentKey,
+      heading: h.heading,
+      content: h.content,
+      score: h.score,
+    })),
+  };
+}
+
+const escapeText = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+const escapeAttribute = (text: string) => escapeText(text).replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/** Quotes a chunk as data for the prompt: `<` is escaped so a document can never close or open a block. */
+export function renderPassage(hit: Pick<Hit, 'chunkId' | 'heading' | 'content'>): string {
+  const section = hit.heading ? ` section="${escapeAttribute(hit.heading)}"` : '';
+  return `<passage id="${escapeAttribute(hit.chunkId)}"${section}>${escapeText(hit.content)}</passage>`;
+}
+
+/** GenerateAnswer: answers from the retrieved passages through the router's policy, citing the chunks used. */
+export async function generateAnswer(input: GenerateInput, deps: Deps): Promise<Answer> {
+  const prompt = await renderPrompt('answer-question', {
+    passages: input.hits.map(renderPassage).join('\n'),
+    question: input.question,
+  });
+  const result = await deps.workflows.startSync('route-with-cascade', {
+    request: {
+      system: prompt.system,
+      prompt: prompt.user,
+      promptRef: { id: prompt.promptId, version: prompt.promptVersion },
+      taskType: 'answer',
+      maxTokens: deps.config.answerMaxTokens,
+    },
+    tenantId: input.tenantId,
+    userId: input.userId,
+    requestId: input.requestId,
+    startedAt: Date.now(),
+  });
+  if (result.status !== 'SUCCEEDED') {
+    throw Object.assign(new Error(result.cause ?? 'route-with-cascade failed'), { name: result.error ?? 'Error' });
+  }
+  const routed = result.output as GenerateResponse;
+  const cited = new Set([...routed.text.matchAll(/\[([^\]\s]+@v-[0-9A-F]+#\d+)\]/g)].map((m) => m[1]));
+  // Cite what the answer names; when a model cites nothing, list what it was given, best first.
+  const used = input.hits.filter((h) => cited.has(h.chunkId));
+  return {
+    answer: routed.text,
+    citations: (used.length > 0 ? used : input.hits).map((h) => ({
+      documentKey: h.documentKey,
+      chunkId: h.chunkId,
+      score: h.score,
+      text: h.content,
+    })),
+    model: routed.model,
+    servedBy: routed.servedBy,
+    tier: routed.tier,
+    escalated: routed.escalated,
+    promptId: prompt.promptId,
+    promptVersion: prompt.promptVersion,
+    usage: routed.usage,
+  };
+}

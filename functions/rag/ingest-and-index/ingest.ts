@@ -1,0 +1,241 @@
+import { createHash } from 'node:crypto';
+import {
+  DocumentNotFoundError,
+  DocumentSupersededError,
+  DocumentTooLargeError,
+  EmptyDocumentError,
+  InvalidEncodingError,
+  UnsupportedContentTypeError,
+} from '../../shared/errors.js';
+import type { Ports } from '../../shared/runtime.js';
+import * as index from '../chunk-index.js';
+import { type Chunk, chunkDocument, resolveContentType } from './chunker.js';
+import type { BatchInput, Chunking, FailureInput, LoadedDocument, S3ObjectEvent } from './schemas.js';
+
+type Deps = Pick<Ports, 'config' | 'documents' | 'staging' | 'sql' | 'embedder' | 'events'>;
+
+/** `tenants/<id>/…` belongs to tenant <id>; every other key to `default`. */
+export function tenantOf(documentKey: string): string {
+  const match = /^tenants\/([A-Za-z0-9_-]{1,64})\//.exec(documentKey);
+  return match?.[1] ?? 'default';
+}
+
+/** A document version is named after the S3 event sequencer, so retried steps of one event agree on it. */
+export function versionOf(sequencer: string): string {
+  return `v-${sequencer.toUpperCase()}`;
+}
+
+/** Deterministic chunk id: document key + version + ordinal (readable in citations). */
+export function chunkIdOf(documentKey: string, version: string, ordinal: number): string {
+  return `${documentKey}@${version}#${String(ordinal).padStart(5, '0')}`;
+}
+
+function stagingPrefix(documentKey: string, version: string): string {
+  return `ingest/${createHash('sha256').update(documentKey).digest('hex').slice(0, 32)}/${version}`;
+}
+
+function chunkBatchKey(documentKey: string, version: string, batch: number): string {
+  return `${stagingPrefix(documentKey, version)}/chunks-${String(batch).padStart(5, '0')}.json`;
+}
+
+function embeddingBatchKey(documentKey: string, version: string, batch: number): string {
+  return `${stagingPrefix(documentKey, version)}/embeddings-${String(batch).padStart(5, '0')}.json`;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Decodes strict UTF-8 text, rejecting binary content (NUL bytes) and other encodings. */
+export function decodeText(body: Uint8Array, documentKey: string): string {
+  if (body.includes(0))
+    throw new InvalidEncodingError(`${documentKey} contains NUL bytes: binary content is not indexed`);
+  try {
+    return utf8.decode(body).replace(/^\uFEFF/, '');
+  } catch (err) {
+    throw new InvalidEncodingError(`${documentKey} is not valid UTF-8 text`, { cause: err });
+  }
+}
+
+/** LoadDocument: validates the object and registers this version; `unchanged` and `stale` mean no work. */
+export async function loadDocument(event: S3ObjectEvent, deps: Deps): Promise<LoadedDocument> {
+  const documentKey = event.detail.object.key;
+  const sequencer = event.detail.object.sequencer;
+  const head = await deps.documents.head(documentKey);
+  if (!head) throw new DocumentNotFoundError(`${documentKey} no longer exists`);
+  if (head.size > deps.config.maxDocumentBytes) {
+    throw new DocumentTooLargeError(
+      `${documentKey} is ${head.size} bytes; the limit is ${deps.config.maxDocumentBytes}`,
+    );
+  }
+  const contentType = resolveContentType(head.contentType, documentKey);
+  if (!contentType) {
+    throw new UnsupportedContentTypeError(
+      `${documentKey} has content type "${head.contentType}"; supported: text/plain, text/markdown, text/html, application/json`,
+    );
+  }
+  const object = await deps.documents.get(documentKey);
+  if (!object) throw new DocumentNotFoundError(`${documentKey} no longer exists`);
+  const text = decodeText(object.body, documentKey);
+  if (text.trim().length === 0) throw new EmptyDocumentError(`${documentKey} has no text`);
+
+  const tenantId = tenantOf(documentKey);
+  const version = versionOf(sequencer);
+  const contentHash = createHash('sha256').update(object.body).digest('hex');
+  const outcome = await index.beginIngest(deps.sql, { documentKey, tenantId, version, contentHash, sequencer });
+  return {
+    documentKey,
+    tenantId,
+    version,
+    sequencer,
+    etag: object.info.etag,
+    contentType,
+    size: object.info.size,
+    outcome,
+  };
+}
+
+/** ChunkDocument: splits the document and stages the chunks in batches; only counts travel in the payload. */
+export async function chunkAndStage(
+  input: Pick<LoadedDocument, 'documentKey' | 'version' | 'etag' | 'contentType'>,
+  deps: Deps,
+): Promise<Chunking> {
+  const object = await deps.documents.get(input.documentKey);
+  if (!object || object.info.etag !== input.etag) {
+    throw new DocumentSupersededError(`${input.documentKey} changed or was deleted after it was loaded`);
+  }
+  const chunks = chunkDocument(decodeText(object.body, input.documentKey), input.contentType, deps.config.chunking);
+  if (chunks.length === 0) throw new EmptyDocumentError(`${input.documentKey} has no indexable text`);
+  const size = deps.config.embedBatchSize;
+  const batches: Chunking['batches'] = [];
+  for (let start = 0; start < chunks.length; start += size) {
+    const batch = chunks.slice(start, start + size);
+    const indexInList = batches.length;
+    await deps.staging.put(
+      chunkBatchKey(input.documentKey, input.version, indexInList),
+      JSON.stringify(batch),
+      'application/json',
+    );
+    batches.push({ index: indexInList, count: batch.length });
+  }
+  return { chunkCount: chunks.length, batchCount: batches.length, batches };
+}
+
+async function readJson<T>(deps: Deps, key: string): Promise<T> {
+  const object = await deps.staging.get(key);
+  if (!object) throw new DocumentSupersededError(`staged artifact ${key} is gone (the version was discarded)`);
+  return JSON.parse(Buffer.from(object.body).toString('utf8')) as T;
+}
+
+/** What is embedded for a chunk: its heading (when it has one) and its text. */
+export function embeddingInput(chunk: Pick<Chunk, 'heading' | 'text'>): string {
+  return chunk.heading ? `${chunk.heading}\n${chunk.text}` : chunk.text;
+}
+
+/** The index rows of a version's chunks and their vectors (chunk ids derived from key, version and ordinal). */
+export function indexRows(
+  version: { documentKey: string; version: string; tenantId: string },
+  chunks: readonly Chunk[],
+  vectors: readonly number[][],
+  metadata?: Record<string, unknown>,
+): index.IndexedChunk[] {
+  return chunks.map((c, i) => ({
+    chunkId: chunkIdOf(version.documentKey, version.version, c.ordinal),
+    documentKey: version.documentKey,
+    version: version.version,
+    tenantId: version.tenantId,
+    ordinal: c.ordinal,
+    heading: c.heading,
+    content: c.text,
+    tokenCount: c.tokenCount,
+    embedding: vectors[i] ?? [],
+    ...(metadata ? { metadata } : {}),
+  }));
+}
+
+/** EmbedBatch: embeds one staged batch and stages the vectors (a retry re-embeds only this batch). */
+export async function embedBatch(input: BatchInput, deps: Deps): Promise<{ batch: number; embedded: number }> {
+  const chunks = await readJson<Chunk[]>(deps, chunkBatchKey(input.documentKey, input.version, input.batch.index));
+  const vectors = await deps.embedder.embed(chunks.map(embeddingInput));
+  await deps.staging.put(
+    embeddingBatchKey(input.documentKey, input.version, input.batch.index),
+    JSON.stringify(vectors),
+    'application/json',
+  );
+  return { batch: input.batch.index, embedded: vectors.length };
+}
+
+/** IndexBatch: upserts one batch's chunks with their vectors (idempotent by chunk id). */
+export async function indexBatch(input: BatchInput, deps: Deps): Promise<{ batch: number; indexed: number }> {
+  const { documentKey, version, tenantId } = input;
+  const chunks = await readJson<Chunk[]>(deps, chunkBatchKey(documentKey, version, input.batch.index));
+  const vectors = await readJson<number[][]>(deps, embeddingBatchKey(documentKey, version, input.batch.index));
+  const rows = indexRows({ documentKey, version, tenantId }, chunks, vectors, {
+    embeddingModel: deps.embedder.modelId,
+  });
+  const indexed = await index.indexChunks(deps.sql, rows);
+  return { batch: input.batch.index, indexed };
+}
+
+async function removeStaged(deps: Deps, documentKey: string, version: string, batches: number): Promise<void> {
+  for (let b = 0; b < batches; b++) {
+    await deps.staging.delete(chunkBatchKey(documentKey, version, b));
+    await deps.staging.delete(embeddingBatchKey(documentKey, version, b));
+  }
+}
+
+/** PublishVersion: atomically makes the version live (old chunks go in the same transaction). */
+export async function publish(
+  input: { documentKey: string; version: string; expectedChunks: number; batchCount: number },
+  deps: Deps,
+): Promise<{ chunkCount: number; replacedVersion: string | null }> {
+  const result = await index.publishVersion(deps.sql, input);
+  await removeStaged(deps, input.documentKey, input.version, input.batchCount);
+  return result;
+}
+
+/** EmitDocumentIndexed: tells the app bus a document version is searchable. */
+export async function emitDocumentIndexed(
+  input: { documentKey: string; tenantId: string; version: string; chunkCount: number },
+  deps: Deps,
+): Promise<void> {
+  await deps.events.publish([
+    { source: 'composable-ai.documents', detailType: 'DocumentIndexed', detail: { ...input } },
+  ]);
+}
+
+/** DiscardSupersededVersion: drops a version that lost the race against a newer upload or a deletion. */
+export async function discardSuperseded(input: { documentKey: string; version: string }, deps: Deps): Promise<void> {
+  await index.discardVersion(deps.sql, { ...input, error: null });
+}
+
+/** MarkDocumentFailed: records the failure; the previous live version, if any, stays searchable. */
+export async function markFailed(input: FailureInput, deps: Deps): Promise<{ documentKey: string; error: string }> {
+  const documentKey = input.detail.object.key;
+  const error = `${input.error.Error}: ${input.error.Cause ?? ''}`.slice(0, 2000);
+  if (input.document && input.document.outcome === 'started') {
+    await index.discardVersion(deps.sql, { documentKey, version: input.document.version, error });
+  } else {
+    await index.recordFailure(deps.sql, {
+      documentKey,
+      tenantId: tenantOf(documentKey),
+      sequencer: input.detail.object.sequencer,
+      error,
+    });
+  }
+  return { documentKey, error: input.error.Error };
+}
+
+/** DeleteDocument: removes every chunk of a deleted object (ignored when a newer upload was already seen). */
+export async function removeDocument(
+  event: S3ObjectEvent,
+  deps: Deps,
+): Promise<{ documentKey: string; removedChunks: number; stale: boolean }> {
+  const documentKey = event.detail.object.key;
+  const result = await index.deleteDocument(deps.sql, {
+    documentKey,
+    tenantId: tenantOf(documentKey),
+    sequencer: event.detail.object.sequencer,
+  });
+  return result === 'stale'
+    ? { documentKey, removedChunks: 0, stale: true }
+    : { documentKey, removedChunks: result.removedChunks, stale: false };
+}

@@ -1,0 +1,8 @@
+import { taskHandler } from '../../shared/task-handler.js';
+import { routerDeps } from './deps.js';
+import { classifyRequest } from './route.js';
+import { Budget, RouteInput } from './schemas.js';
+
+export const handler = taskHandler(RouteInput.extend({ budget: Budget }), async (input, deps) =>
+  classifyRequest(input, routerDeps(deps)),
+);
