@@ -633,14 +633,18 @@ describe('getDocumentStatus', () => {
       sequencer: '1',
       contentHash: 'h',
     };
+    const before = Date.now();
     await beginIngest(sql, doc);
+    const after = Date.now();
 
     const unknown = await getDocumentStatus(sql, 'status/none.md');
     const status = await getDocumentStatus(sql, doc.documentKey);
 
     expect(unknown).toBeUndefined();
     expect(status?.updatedAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
-    expect(Math.abs(Date.parse(status?.updatedAt ?? '') - Date.now())).toBeLessThan(60_000);
+    // stamped during beginIngest, whatever the load (no duration bound)
+    expect(Date.parse(status?.updatedAt ?? '')).toBeGreaterThanOrEqual(before);
+    expect(Date.parse(status?.updatedAt ?? '')).toBeLessThanOrEqual(after);
   });
 });
 
