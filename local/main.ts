@@ -1,6 +1,7 @@
 import './polyfills.js';
 import { join } from 'node:path';
 import { ingestCorpus, listCorpus } from './corpus.js';
+import { ingesting } from './readiness.js';
 import { createLocalServer } from './server.js';
 import { startLocalStack } from './stack.js';
 
@@ -21,7 +22,10 @@ async function main(): Promise<void> {
     `  models: embeddings ${stack.ports.embedder.modelId} (${stack.ports.embedder.dimensions} dims), text ${stack.config.modelProvider === 'bedrock' ? 'Bedrock Converse, per config/model-catalog.yaml' : 'offline/extractive-v1 standing in for every catalog model'}\n`,
   );
 
-  const server = createLocalServer(stack);
+  // GET /health answers 503 {"status":"ingesting","done":…,"total":…} until the corpus is in, then 200 {"status":"ok",…}
+  const files = process.env.SKIP_CORPUS === '1' ? [] : await listCorpus(corpusDir);
+  const readiness = ingesting(files.length);
+  const server = createLocalServer(stack, readiness);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, resolve);
@@ -29,10 +33,11 @@ async function main(): Promise<void> {
   const base = `http://${host}:${port}`;
   out.write(`  listening on ${base}\n\n`);
 
-  const files = process.env.SKIP_CORPUS === '1' ? [] : await listCorpus(corpusDir);
   if (files.length > 0) {
     out.write(`Ingesting the sample corpus (${files.length} documents from ${corpusDir}) through ingest-and-index\n`);
     const report = await ingestCorpus(stack, files, (done, total, key, record) => {
+      readiness.done = done;
+      if (record?.status !== 'SUCCEEDED') readiness.failed += 1;
       const width = 30;
       const filled = Math.round((done / total) * width);
       const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(done).padStart(3)}/${total}`;
@@ -47,16 +52,19 @@ async function main(): Promise<void> {
       `Indexed ${report.succeeded}/${report.documents} documents, ${chunks.rows[0]?.n ?? 0} chunks, in ${(report.millis / 1000).toFixed(1)} s\n`,
     );
     for (const f of report.failed) out.write(`  failed: ${f.key}: ${f.error}\n`);
+    readiness.failed = report.failed.length;
+    readiness.status = 'ok';
   }
 
   out.write(`
 /v1/* routes need a bearer token (HS256, AUTH_JWT_SECRET; the default secret is for development only):
-  export TOKEN=$(npm run -s token -- u-1)                  # tenant defaults to the user id; --tenant acme for Acme's documents
-  export TOKEN=$(npm run -s token -- u-1 --tenant default) # the sample corpus outside tenants/ belongs to tenant "default"
+  export TOKEN=$(npm run -s token -- u-1 --tenant default)   # the sample corpus outside tenants/ belongs to tenant "default"
+  export TOKEN=$(npm run -s token -- u-1 --tenant acme)      # samples/corpus/tenants/acme/… belong to tenant "acme"
+  (without --tenant the tenant is the user id, which owns no sample documents)
 
 Routes (try them):
-  GET    ${base}/health
-  POST   ${base}/v1/ask                 curl -s ${base}/v1/ask -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"question":"When was the Bell Rock Lighthouse first lit?"}'
+  GET    ${base}/health                 curl -s ${base}/health   # 503 {"status":"ingesting","done":…,"total":…} until the corpus is in, then 200 {"status":"ok",…}
+  POST   ${base}/v1/ask                 curl -s ${base}/v1/ask -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"question":"Who built the Bell Rock Lighthouse and when was it first lit?"}'
   POST   ${base}/v1/generate            curl -s ${base}/v1/generate -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"prompt":"Summarize: it rained, then the sun came out.","taskType":"summarize"}'
   PUT    ${base}/documents/{key}        curl -s -X PUT ${base}/documents/notes/hello.md -H 'content-type: text/markdown' --data-binary @README.md
   GET    ${base}/documents/{key}        curl -s ${base}/documents/notes/hello.md

@@ -5,6 +5,7 @@ import { getDocumentStatus } from '../functions/rag/chunk-index.js';
 import { isResponse, sendCloudFrontResponse, viewerRequestFromHttp } from './cloudfront-function.js';
 import type { PutEventsEntry } from './event-bus.js';
 import { createLocalInvoker } from './lambda.js';
+import { healthReply, type Readiness, readyNow } from './readiness.js';
 import type { LocalStack } from './stack.js';
 
 /** The largest request body the local server reads (S3 itself takes far more; the ingest limit is enforced by the machine). */
@@ -72,9 +73,9 @@ function decodeKey(raw: string): string {
 /**
  * The local HTTP server on 127.0.0.1: the API routes declared as `httpApi` events in serverless.yml
  * (same handlers, API Gateway v2 events), plus local emulation of S3 uploads, PutEvents and the
- * execution history the Step Functions console would show.
+ * execution history the Step Functions console would show. `GET /health` reports `readiness` (see readiness.ts).
  */
-export function createLocalServer(stack: LocalStack): Server {
+export function createLocalServer(stack: LocalStack, readiness: Readiness = readyNow()): Server {
   const invoke = createLocalInvoker(stack.project);
   const apiRoutes = [...stack.project.functions.values()].flatMap((fn) =>
     fn.httpRoutes.map((route) => ({ ...route, functionKey: fn.key, pattern: routePattern(route.path) })),
@@ -176,7 +177,10 @@ export function createLocalServer(stack: LocalStack): Server {
     const method = req.method ?? 'GET';
     const path = url.pathname;
 
-    if (method === 'GET' && path === '/health') return send(res, 200, { status: 'ok' });
+    if (method === 'GET' && path === '/health') {
+      const health = healthReply(readiness);
+      return send(res, health.statusCode, health.body, { 'cache-control': 'no-store' });
+    }
 
     // CloudFront's /precomputed/* behaviour: the viewer-request function answers hits and bad tokens itself;
     // what it forwards goes on to the origin route below, as the distribution would send it to the API.

@@ -1,11 +1,36 @@
 import { parseArgs } from 'node:util';
 import { authSettingsFromEnv, mintToken } from '../functions/auth/verify-token.js';
+import { runWhenMain } from './cli.js';
 
 /**
  * `npm run token -- <userId> [--tenant <id>] [--ttl <seconds>]`: prints a bearer token for the local API,
  * signed with AUTH_JWT_SECRET / AUTH_JWT_ISSUER / AUTH_JWT_AUDIENCE (or their development defaults).
  */
 const USAGE = 'usage: npm run token -- <userId> [--tenant <id>] [--ttl <seconds>]';
+
+/**
+ * A command that works as printed, pasted into another shell while `npm start` runs: the same user and tenant
+ * (tenant `default`, which owns the sample corpus, when none was given), the server's address (PORT/HOST as
+ * `npm start` reads them) and a question the sample corpus answers.
+ */
+export function tryHint(userId: string, tenant: string | undefined, env: NodeJS.ProcessEnv): string {
+  const host = env.HOST ?? '127.0.0.1';
+  // a shell default, not a template placeholder: the shell that runs the hint fills it in
+  const port = env.PORT ?? `\${PORT:-3000}`;
+  const args = [userId, '--tenant', tenant ?? 'default'].map(shellWord).join(' ');
+  const lines = [
+    `try (with npm start running): export TOKEN=$(npm run -s token -- ${args})`,
+    `  curl -s http://${host}:${port}/v1/ask -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"question":"Who built the Bell Rock Lighthouse and when was it first lit?"}'`,
+  ];
+  if (tenant === undefined)
+    lines.push("(without --tenant the token's tenant is the user id, which owns no sample documents)");
+  return lines.join('\n');
+}
+
+/** Quotes a word for a POSIX shell unless it is plainly safe. */
+function shellWord(word: string): string {
+  return /^[A-Za-z0-9_.:@%+=,/-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -31,13 +56,10 @@ async function main(): Promise<void> {
     authSettingsFromEnv(),
   );
   process.stdout.write(`${token}\n`);
-  const base = `http://127.0.0.1:${process.env.PORT ?? 3000}`;
-  process.stderr.write(
-    `try: TOKEN=$(npm run -s token -- ${userId}) && curl -s ${base}/v1/ask -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"question":"…"}'\n`,
-  );
+  process.stderr.write(`${tryHint(userId, values.tenant, process.env)}\n`);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}\n`);
-  process.exit(1);
+runWhenMain(import.meta.url, async () => {
+  await main();
+  return 0;
 });

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { authSettingsFromEnv, mintToken } from '../../functions/auth/verify-token.js';
+import { ingesting } from '../../local/readiness.js';
 import { createLocalServer } from '../../local/server.js';
 import type { LocalStack } from '../../local/stack.js';
 import type { ExecutionEvent } from '../../local/step-functions.js';
@@ -90,10 +91,35 @@ describe('the local HTTP API', () => {
     return put.body.executionId;
   }
 
-  it('GET /health answers ok', async () => {
+  it('GET /health answers 200 ok when there is nothing to ingest', async () => {
     const res = await call('GET', '/health');
 
-    expect(res).toEqual({ status: 200, body: { status: 'ok' } });
+    expect(res).toEqual({ status: 200, body: { status: 'ok', done: 0, total: 0, failed: 0 } });
+  });
+
+  it('GET /health answers 503 ingesting with progress until the corpus is in, then 200 ok', async () => {
+    const readiness = ingesting(33);
+    const starting = createLocalServer(stack, readiness);
+    await new Promise<void>((resolve) => starting.listen(0, '127.0.0.1', resolve));
+    const health = async () => {
+      const res = await fetch(`http://127.0.0.1:${(starting.address() as AddressInfo).port}/health`);
+      return { status: res.status, body: await res.json() };
+    };
+    try {
+      const before = await health();
+      readiness.done = 12;
+      const during = await health();
+      readiness.done = 33;
+      readiness.failed = 1;
+      readiness.status = 'ok';
+      const after = await health();
+
+      expect(before).toEqual({ status: 503, body: { status: 'ingesting', done: 0, total: 33, failed: 0 } });
+      expect(during).toEqual({ status: 503, body: { status: 'ingesting', done: 12, total: 33, failed: 0 } });
+      expect(after).toEqual({ status: 200, body: { status: 'ok', done: 33, total: 33, failed: 1 } });
+    } finally {
+      await new Promise<void>((resolve) => starting.close(() => resolve()));
+    }
   });
 
   it('PUT /documents/... answers 202 with the execution, which indexes the document', async () => {
