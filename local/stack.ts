@@ -38,6 +38,8 @@ export interface LocalStackOptions {
   wrapTextModel?: (model: TextModel) => TextModel;
   /** Wrap the edge store, e.g. to count or slow its writes in tests. */
   wrapEdgeStore?: (store: EdgeStore) => EdgeStore;
+  /** Wrap any port the handlers use (after the wrappers above), e.g. to raise named errors in fault-path tests. */
+  wrapPorts?: (ports: Ports) => Ports;
 }
 
 export interface LocalStack {
@@ -100,7 +102,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   await edgeStore.putMany([edgeConfigEntry(authSettingsFromEnv(env))]);
   const edgeFunction = await loadEdgeFunction(kvs, { root });
 
-  const ports: Ports = {
+  const unwrapped: Ports = {
     config,
     documents,
     staging,
@@ -125,6 +127,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       },
     },
   };
+  const ports = options.wrapPorts ? options.wrapPorts(unwrapped) : unwrapped;
   installPorts(ports);
 
   const s3Event = (detailType: 'Object Created' | 'Object Deleted', object: Record<string, unknown>, reason: string) =>
