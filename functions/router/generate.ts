@@ -18,7 +18,7 @@ export const MAX_REQUEST_BYTES = 250 * 1024;
 export async function generate(
   request: GenerateRequest,
   identity: Identity,
-  deps: Pick<Ports, 'workflows'>,
+  deps: Pick<Ports, 'workflows'> & { now?: () => number },
 ): Promise<HttpResponse> {
   // An invalid schema is the caller's mistake: reject it before starting anything (400).
   if (request.responseFormat?.type === 'json' && request.responseFormat.schema)
@@ -34,7 +34,8 @@ export async function generate(
     tenantId: identity.tenantId,
     userId: identity.userId,
     requestId: randomUUID(),
-    startedAt: Date.now(),
+    // the request's instant: its UTC day is the budget day it is checked and billed against
+    startedAt: (deps.now ?? Date.now)(),
   });
   if (result.status !== 'SUCCEEDED') throw failureOf(result, 'route-with-cascade');
   return { statusCode: 200, body: result.output };

@@ -52,6 +52,9 @@ function scriptedModels() {
   return { model, script, calls };
 }
 
+/** The requests' clock: a fixed instant, so the budget tests' UTC day never changes under them (a run across midnight). */
+const NOW = Date.parse('2026-03-01T12:00:00.000Z');
+
 describe('route-with-cascade on the local runtime', () => {
   let stack: LocalStack;
   const models = scriptedModels();
@@ -66,7 +69,7 @@ describe('route-with-cascade on the local runtime', () => {
   });
 
   async function route(request: GenerateRequest, tenantId = `t-${randomUUID().slice(0, 8)}`) {
-    const input = { request, tenantId, userId: 'u-1', requestId: randomUUID(), startedAt: Date.now() };
+    const input = { request, tenantId, userId: 'u-1', requestId: randomUUID(), startedAt: NOW };
     const result = await stack.ports.workflows.startSync('route-with-cascade', input);
     return { ...result, response: result.output as GenerateResponse, tenantId };
   }
@@ -224,7 +227,7 @@ describe('route-with-cascade on the local runtime', () => {
 
   it('refuses with BudgetExceededError before any model call once the budget is spent', async () => {
     const tenantId = `t-spent-${randomUUID().slice(0, 8)}`;
-    await stack.ports.usage.record(tenantId, dayOf(Date.now()), {
+    await stack.ports.usage.record(tenantId, dayOf(NOW), {
       requestId: 'earlier',
       route: [],
       models: [],
@@ -244,7 +247,7 @@ describe('route-with-cascade on the local runtime', () => {
   });
 
   it('tiers a cheap-only tenant down to the cheap model once the budget is spent', async () => {
-    await stack.ports.usage.record('acme', dayOf(Date.now()), {
+    await stack.ports.usage.record('acme', dayOf(NOW), {
       requestId: `spent-${randomUUID()}`,
       route: [],
       models: [],
@@ -270,12 +273,12 @@ describe('route-with-cascade on the local runtime', () => {
     const results = await Promise.all(
       Array.from({ length: 12 }, (_, i) => route({ prompt: `Summarize item ${i}.`, taskType: 'summarize' }, tenantId)),
     );
-    const totals = await stack.ports.usage.totals(tenantId, dayOf(Date.now()));
+    const totals = await stack.ports.usage.totals(tenantId, dayOf(NOW));
 
     const sum = results.reduce((n, r) => n + r.response.usage.costUsd, 0);
     expect(totals.requests).toBe(12);
     expect(totals.costNanoUsd / 1e9).toBeCloseTo(sum, 12);
     expect(totals.inputTokens).toBe(results.reduce((n, r) => n + r.response.usage.inputTokens, 0));
-    expect(await stack.ports.usage.totals(other, dayOf(Date.now()))).toMatchObject({ requests: 0, costNanoUsd: 0 });
+    expect(await stack.ports.usage.totals(other, dayOf(NOW))).toMatchObject({ requests: 0, costNanoUsd: 0 });
   });
 });
