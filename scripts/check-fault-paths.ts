@@ -23,12 +23,17 @@ import { runWhenMain } from './cli.js';
  * mutation that leaves every test green "survived": that Retry or Catch is not exercised. Slow (one jest run per
  * mutation, on a copy of the project), so it is not part of `npm test`.
  *
+ * Each mutation runs tests/reliability/fault-paths.test.ts first (a minute) and the whole set only when that stays
+ * green, so a survivor is always checked against every workflow and reliability test.
+ *
  *   npm run check:fault-paths [-- --only <file or state substring>] [--tests <path> ...] [--list]
  */
 
 /** What the mutated lists name instead. */
 export const NEVER_THROWN = 'NeverThrownFaultPathError';
 const DEFAULT_TESTS = ['tests/workflows', 'tests/reliability'];
+/** Run first on each mutation: the test that raises every named error; the full set runs only if it stays green. */
+const QUICK_TESTS = ['tests/reliability/fault-paths.test.ts'];
 
 export interface FaultPathSite {
   file: string;
@@ -199,7 +204,8 @@ async function main(argv: string[]): Promise<number> {
       writeFileSync(path, mutate(original, site));
       try {
         process.stdout.write(`[${i + 1}/${sites.length}] ${describeSite(site)} → `);
-        const run = await runJest(copy, tests);
+        const quick = values.tests ? undefined : await runJest(copy, QUICK_TESTS);
+        const run = quick && !quick.passed ? quick : await runJest(copy, tests);
         if (run.passed) survivors.push(site);
         process.stdout.write(
           run.passed

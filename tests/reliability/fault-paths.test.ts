@@ -115,6 +115,35 @@ describe('fault paths: every named Retry and Catch of the state machines runs on
       }
     });
 
+    it.each(['ModelThrottledError', 'ModelTimeoutError'] as const)(
+      'EmbedBatch retries %s from the embedder, and the version is published',
+      async (name) => {
+        faults.fail('embed', MODEL_ERRORS[name]);
+        const key = `faults/embed-${name}.md`;
+
+        const record = await ingest(stack, key, LIGHTHOUSE);
+
+        expect(faults.raised.get('embed')).toBe(1);
+        expect(record.status).toBe('SUCCEEDED');
+        expect((await liveChunkIds(stack, key)).length).toBeGreaterThan(0);
+      },
+    );
+
+    it('PublishVersion catches DocumentSupersededError: a deletion during embedding wins', async () => {
+      const key = 'faults/deleted-meanwhile.md';
+      let deletion: ExecutionRecord | undefined;
+      faults.intercept('embed', async () => {
+        deletion = await remove(stack, key);
+      });
+
+      const record = await ingest(stack, key, LIGHTHOUSE);
+
+      expect(deletion?.status).toBe('SUCCEEDED');
+      expect(record.status).toBe('SUCCEEDED');
+      expect(statesOf(record)).toEqual(expect.arrayContaining(['PublishVersion', 'DiscardSupersededVersion']));
+      expect(await getDocumentStatus(stack.ports.sql, key)).toMatchObject({ state: 'deleted' });
+    });
+
     it('DeleteDocument retries IndexUnavailableError', async () => {
       await ingest(stack, 'faults/delete-me.md', LIGHTHOUSE);
       faults.fail('sql', indexUnavailable);
@@ -283,6 +312,61 @@ describe('fault paths: every named Retry and Catch of the state machines runs on
   });
 
   describe('route-with-cascade', () => {
+    const route = (request: Record<string, unknown>) =>
+      stack.sfn.startSync('route-with-cascade', {
+        request,
+        tenantId: `t-${randomUUID()}`,
+        userId: 'u-faults',
+        requestId: randomUUID(),
+        startedAt: Date.now(),
+      });
+    const SIMPLE = { prompt: 'Summarize: the meeting moved to Tuesday.', taskType: 'summarize', strategy: 'cascade' };
+
+    it.each(['ModelThrottledError', 'ModelTimeoutError'] as const)(
+      'InvokeCheapModel retries %s once and the cheap tier serves the request',
+      async (name) => {
+        faults.fail('text', MODEL_ERRORS[name]);
+
+        const record = await route(SIMPLE);
+
+        expect(faults.raised.get('text')).toBe(1);
+        expect(record.status).toBe('SUCCEEDED');
+        expect(record.output).toMatchObject({ tier: 'cheap', escalated: false });
+      },
+    );
+
+    it.each(Object.keys(MODEL_ERRORS) as (keyof typeof MODEL_ERRORS)[])(
+      'InvokeCheapModel catches %s when it persists and escalates to the strong tier',
+      async (name) => {
+        // throttling and timeouts are retried once first, the others not
+        const transient = name === 'ModelThrottledError' || name === 'ModelTimeoutError';
+        faults.fail('text', MODEL_ERRORS[name], { times: transient ? 2 : 1 });
+
+        const record = await route(SIMPLE);
+
+        expect(record.status).toBe('SUCCEEDED');
+        expect(record.output).toMatchObject({ tier: 'strong', escalated: true });
+        expect(JSON.stringify(record.output)).toContain(`cheap-model-error:${name}`);
+      },
+    );
+
+    it.each(['ModelThrottledError', 'ModelTimeoutError'] as const)(
+      'InvokeStrongModel retries %s and the top tier serves the request',
+      async (name) => {
+        faults.fail('text', MODEL_ERRORS[name]);
+
+        const record = await route({
+          prompt: 'Write a parser for ISO dates.',
+          taskType: 'code',
+          strategy: 'heuristic',
+        });
+
+        expect(faults.raised.get('text')).toBe(1);
+        expect(record.status).toBe('SUCCEEDED');
+        expect(record.output).toMatchObject({ tier: 'strong', escalated: false });
+      },
+    );
+
     it.each(Object.keys(MODEL_ERRORS) as (keyof typeof MODEL_ERRORS)[])(
       'JudgeRequest catches %s: the heuristic choice stands and the request is served',
       async (name) => {
