@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
@@ -49,6 +49,13 @@ const DATA_PLANE_ACTIONS = [
   'dynamodb:*',
   'cloudfront-keyvaluestore:*',
 ];
+
+/**
+ * The regression limit per function zip (README, "Deploy"). The zips are 1.2–1.5 MB after dropping source maps
+ * and tree-shaking ES builds (from 3.1 MB on average); over 2 MB means something large came back (source maps,
+ * a CommonJS build of the SDK, a data file).
+ */
+const MAX_ZIP_BYTES = 2 * 1024 * 1024;
 
 let packageDir: string;
 let resources: Record<string, Resource>;
@@ -183,7 +190,8 @@ beforeAll(() => {
     {
       cwd: root,
       encoding: 'utf8',
-      timeout: 240_000,
+      // a safety net against a hung packager, not a speed check: 2 shared cores under load take over 4 minutes
+      timeout: 540_000,
       // No real credentials or profiles, no instance metadata; any AWS or HTTP call would hit a closed local port.
       env: {
         PATH: process.env.PATH,
@@ -206,7 +214,7 @@ beforeAll(() => {
   ) as { Resources: Record<string, Resource>; Outputs: Record<string, { Value: unknown }> };
   resources = template.Resources;
   outputs = template.Outputs;
-}, 300_000);
+}, 600_000);
 
 afterAll(() => {
   if (packageDir) rmSync(packageDir, { recursive: true, force: true });
@@ -225,6 +233,39 @@ describe('sls package', () => {
         expect({ key, prompts: names.some((n) => n.startsWith('prompts/')) }).toEqual({ key, prompts: true });
       }
       expect(functionKeys.length).toBeGreaterThanOrEqual(13);
+    });
+
+    it('keeps every zip lean: no source maps, under the regression limit (prints each size)', () => {
+      const rows = functionKeys
+        .map((key) => {
+          const zip = join(packageDir, 'out', `${key}.zip`);
+          const entries = zipEntries(zip);
+          const bundle = entries.get(bundlePath(key))?.().length ?? 0;
+          return { key, zip: statSync(zip).size, bundle, maps: [...entries.keys()].filter((n) => n.endsWith('.map')) };
+        })
+        .sort((a, b) => b.zip - a.zip);
+      const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(2).padStart(6);
+      console.log(
+        [
+          `function zips (limit ${mb(MAX_ZIP_BYTES)} MB):`,
+          `${'function'.padEnd(28)} zip MB  bundle MB`,
+          ...rows.map((r) => `${r.key.padEnd(28)} ${mb(r.zip)}  ${mb(r.bundle)}`),
+          `${'average'.padEnd(28)} ${mb(rows.reduce((sum, r) => sum + r.zip, 0) / rows.length)}`,
+        ].join('\n'),
+      );
+
+      expect(rows.filter((r) => r.maps.length > 0).map((r) => ({ key: r.key, maps: r.maps }))).toEqual([]);
+      for (const r of rows) {
+        // no inline map either (sourceMappingURL=data:…)
+        const code = zipEntries(join(packageDir, 'out', `${r.key}.zip`))
+          .get(bundlePath(r.key))?.()
+          .toString('utf8');
+        expect({ key: r.key, inlineMap: code?.includes('sourceMappingURL=data:') }).toEqual({
+          key: r.key,
+          inlineMap: false,
+        });
+        expect({ key: r.key, overLimit: r.zip > MAX_ZIP_BYTES }).toEqual({ key: r.key, overLimit: false });
+      }
     });
 
     it('builds bundles that Node loads, each exporting a handler', () => {
