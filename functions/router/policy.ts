@@ -2,7 +2,13 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { InputValidationError, PromptTooLargeError } from '../shared/errors.js';
 import { countTokens } from '../shared/tokens.js';
 import type { ModelCatalog } from './catalog.js';
-import type { GenerateRequest, ModelCall, Strategy, Validation } from './route-with-cascade/schemas.js';
+import type {
+  GenerateRequest,
+  LearnedDecision,
+  ModelCall,
+  Strategy,
+  Validation,
+} from './route-with-cascade/schemas.js';
 
 /**
  * The routing policy, in one place: which tier a request starts on (strategy A heuristics, the
@@ -43,16 +49,18 @@ export function inputTokensOf(request: Pick<GenerateRequest, 'prompt' | 'system'
 }
 
 /**
- * Picks the starting tier: by task type (heuristic, judge fallback) or the cheapest (cascade), never
- * below the cheapest tier whose context window fits, never above a budget cap unless nothing else fits.
+ * Picks the starting tier: by task type (heuristic, judge fallback), by the learned policy's decision
+ * (learned), or the cheapest (cascade), never below the cheapest tier whose context window fits, never above
+ * a budget cap unless nothing else fits. `inputTokens` is the count CheckBudget made (counted here when absent).
  */
 export function chooseTier(
   request: GenerateRequest,
   strategy: Strategy,
   catalog: ModelCatalog,
   tierCap: string | null,
+  inputTokens: number = inputTokensOf(request),
+  learned?: Pick<LearnedDecision, 'score' | 'threshold'>,
 ): TierChoice {
-  const inputTokens = inputTokensOf(request);
   const maxTokens = request.maxTokens ?? DEFAULT_MAX_TOKENS;
   const fitting = catalog.tiers.filter((t) => fits(catalog, t, inputTokens, maxTokens));
   if (fitting.length === 0) {
@@ -66,6 +74,10 @@ export function chooseTier(
   if (strategy === 'cascade') {
     wanted = catalog.tiers[0] as string;
     reason = 'cascade:start-cheapest';
+  } else if (strategy === 'learned' && learned) {
+    const strong = learned.score >= learned.threshold;
+    wanted = strong ? catalog.topTier : (catalog.tiers[0] as string);
+    reason = `learned:${strong ? 'strong' : 'cheap'}(score ${learned.score.toFixed(4)} ${strong ? '>=' : '<'} ${learned.threshold.toFixed(4)})`;
   } else {
     const mapped = request.taskType ? TIER_BY_TASK_TYPE[request.taskType] : undefined;
     wanted =

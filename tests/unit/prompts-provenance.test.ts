@@ -27,7 +27,7 @@ const usage: UsageLedger = {
   record: async () => true,
   totals: async () => ({ inputTokens: 0, outputTokens: 0, costNanoUsd: 0, requests: 0, escalations: 0 }),
 };
-const budget: Budget = { dailyUsd: 10, spentUsd: 0, policy: 'refuse', tierCap: null };
+const budget: Budget = { dailyUsd: 10, spentUsd: 0, policy: 'refuse', tierCap: null, inputTokens: 10 };
 const classification: Classification = {
   strategy: 'judge',
   tier: 'cheap',
