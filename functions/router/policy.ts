@@ -1,7 +1,7 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import { InputValidationError, PromptTooLargeError } from '../shared/errors.js';
 import { countTokens } from '../shared/tokens.js';
-import type { ModelCatalog } from './catalog.js';
+import type { AcceptanceCheck, ModelCatalog } from './catalog.js';
 import type {
   GenerateRequest,
   LearnedDecision,
@@ -129,10 +129,15 @@ export function parseJsonOutput(text: string): unknown {
   return JSON.parse(fenced?.[1] ?? text);
 }
 
-/** Strategy C's check: is a response good enough, or must the request escalate (and why)? */
+/**
+ * Strategy C's check: is a response good enough, or must the request escalate (and why)? Beyond broken output
+ * (empty, truncated, blocked, refused, invalid JSON or schema), the catalog's acceptance check for the request's
+ * task type, when it declares one.
+ */
 export function validateResponse(
-  request: Pick<GenerateRequest, 'responseFormat'>,
+  request: Pick<GenerateRequest, 'responseFormat' | 'taskType'>,
   call: Pick<ModelCall, 'text' | 'stopReason'>,
+  catalog?: Pick<ModelCatalog, 'acceptanceFor'>,
 ): Validation {
   if (call.text.trim().length === 0) return { acceptable: false, reason: 'empty-output' };
   if (call.stopReason === 'max_tokens') return { acceptable: false, reason: 'truncated' };
@@ -156,5 +161,19 @@ export function validateResponse(
       }
     }
   }
+  const check = catalog?.acceptanceFor(request.taskType);
+  if (check) return acceptance(request.taskType as string, check, call.text);
   return { acceptable: true, reason: null };
+}
+
+function acceptance(taskType: string, check: AcceptanceCheck & { regex?: RegExp }, text: string): Validation {
+  const rejected = { acceptable: false, reason: `acceptance:${taskType}: ${check.description}` };
+  if (check.regex) return check.regex.test(text) ? { acceptable: true, reason: null } : rejected;
+  let value: unknown;
+  try {
+    value = parseJsonOutput(text);
+  } catch {
+    return rejected;
+  }
+  return compileSchema(check.schema ?? {})(value) ? { acceptable: true, reason: null } : rejected;
 }

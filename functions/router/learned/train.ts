@@ -84,7 +84,7 @@ export function examplesOf(rows: readonly ReplayLine[], catalog: ModelCatalog, d
             cheap: {
               correct: c.correct,
               costNanoUsd: price(cheapModel.id, c),
-              acceptable: validateResponse(row, c).acceptable,
+              acceptable: validateResponse(row, c, catalog).acceptable,
             },
           }
         : {}),

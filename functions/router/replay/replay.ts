@@ -139,7 +139,7 @@ export async function replayRequest(
   } else {
     final = await steps.invokeModel({ request, tier: classification.tier, step: 'InvokeCheapModel' }, recorded);
     calls.push(final);
-    const validation = steps.validateStep({ request, response: final });
+    const validation = steps.validateStep({ request, response: final }, deps.catalog);
     if (validation.acceptable) {
       cheapWrongAccepted = !outcomeOf(line, final.modelId).correct;
     } else {

@@ -169,8 +169,11 @@ export async function judgeRequest(
 }
 
 /** ValidateResponse (strategy C): decides whether the cheap answer stands or the request escalates. */
-export function validateStep(input: { request: GenerateRequest; response: ModelCall }): Validation {
-  return validateResponse(input.request, input.response);
+export function validateStep(
+  input: { request: GenerateRequest; response: ModelCall },
+  catalog: Pick<ModelCatalog, 'acceptanceFor'>,
+): Validation {
+  return validateResponse(input.request, input.response, catalog);
 }
 
 function callsOf(state: RouteState): ModelCall[] {
