@@ -32,9 +32,7 @@ export interface CalibrateOptions {
   z?: number;
   seed?: number;
   /** Hyper-parameter grid searched by cross-validation. */
-  grid?: { l2: number[]; costExponent: number[] };
-  epochs?: number;
-  rate?: number;
+  grid?: { l2: number[]; costExponent: number[]; training?: { epochs: number; rate: number }[] };
   file?: string;
   now?: Date;
 }
@@ -44,7 +42,14 @@ export interface Calibration {
   chosen: CurvePoint;
   best: CrossValidation;
   /** Every setting tried, with the cost share it reaches at the target on held-out folds. */
-  tried: { l2: number; costExponent: number; costShare: number | null; kept: number | null }[];
+  tried: {
+    l2: number;
+    epochs: number;
+    rate: number;
+    costExponent: number;
+    costShare: number | null;
+    kept: number | null;
+  }[];
   reference: Reference & { randomCostShareAtTarget: number | null; oracleCostShareAtTarget: number | null };
   examples: number;
   evaluable: number;
@@ -97,8 +102,10 @@ export function calibrate(rows: readonly ReplayLine[], catalog: ModelCatalog, op
   const z = options.z ?? 1;
   const seed = options.seed ?? 1;
   const grid = options.grid ?? { l2: [1e-4, 1e-3], costExponent: [0, 0.5, 1, 1.5, 2] };
-  const epochs = options.epochs ?? 4;
-  const rate = options.rate ?? 0.1;
+  const trainings = grid.training ?? [
+    { epochs: 4, rate: 0.1 },
+    { epochs: 10, rate: 0.3 },
+  ];
   const examples = examplesOf(rows, catalog, dimensions);
   const scored = evaluable(examples);
   if (scored.length < folds * 10) {
@@ -110,31 +117,32 @@ export function calibrate(rows: readonly ReplayLine[], catalog: ModelCatalog, op
   const referenceTokens = medianTokens(examples);
   const tried: Calibration['tried'] = [];
   let best: { cv: CrossValidation; at: CurvePoint } | undefined;
-  for (const l2 of grid.l2) {
-    const hyper: Hyper = { l2, epochs, rate };
-    const runs = Array.from({ length: repeats }, (_, r) =>
-      outOfFold(examples, folds, dimensions, hyper, seed + r * 1000),
-    );
-    for (const costExponent of grid.costExponent) {
-      const decision = { costExponent, referenceTokens };
-      const curve = heldOutCurve(
-        scored,
-        runs.map((run) => {
-          const scores = scoresOf(examples, run, decision);
-          return {
-            scores: Float64Array.from(evalIndex, (i) => scores[i] as number),
-            fold: Int32Array.from(evalIndex, (i) => run.fold[i] as number),
-          };
-        }),
-        folds,
+  for (const l2 of grid.l2)
+    for (const { epochs, rate } of trainings) {
+      const hyper: Hyper = { l2, epochs, rate };
+      const runs = Array.from({ length: repeats }, (_, r) =>
+        outOfFold(examples, folds, dimensions, hyper, seed + r * 1000),
       );
-      const at = atTarget(curve, options.target);
-      tried.push({ l2, costExponent, costShare: at?.costShare ?? null, kept: at?.kept ?? null });
-      const better =
-        at && (!best || (options.target.kind === 'kept' ? at.costShare < best.at.costShare : at.kept > best.at.kept));
-      if (better) best = { cv: { hyper, costExponent, referenceTokens, curve }, at };
+      for (const costExponent of grid.costExponent) {
+        const decision = { costExponent, referenceTokens };
+        const curve = heldOutCurve(
+          scored,
+          runs.map((run) => {
+            const scores = scoresOf(examples, run, decision);
+            return {
+              scores: Float64Array.from(evalIndex, (i) => scores[i] as number),
+              fold: Int32Array.from(evalIndex, (i) => run.fold[i] as number),
+            };
+          }),
+          folds,
+        );
+        const at = atTarget(curve, options.target);
+        tried.push({ l2, epochs, rate, costExponent, costShare: at?.costShare ?? null, kept: at?.kept ?? null });
+        const better =
+          at && (!best || (options.target.kind === 'kept' ? at.costShare < best.at.costShare : at.kept > best.at.kept));
+        if (better) best = { cv: { hyper, costExponent, referenceTokens, curve }, at };
+      }
     }
-  }
   const chosen = best && choosePoint(best.cv.curve, options.target, z);
   if (!best || !chosen) {
     throw new CalibrationTargetError(
