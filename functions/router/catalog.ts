@@ -3,15 +3,26 @@ import { z } from 'zod';
 import { configFile } from '../shared/config.js';
 import { ConfigurationError } from '../shared/errors.js';
 
-const Model = z.object({
-  id: z.string().min(1),
-  family: z.string().min(1),
-  tier: z.string().min(1),
-  inputPricePerMTok: z.number().nonnegative(),
-  outputPricePerMTok: z.number().nonnegative(),
-  contextTokens: z.number().int().positive(),
-  maxOutputTokens: z.number().int().positive(),
-});
+const Model = z
+  .object({
+    id: z.string().min(1),
+    family: z.string().min(1),
+    tier: z.string().min(1),
+    /** Who serves it: Bedrock Converse (default), or an OpenAI-compatible chat-completions endpoint. */
+    provider: z.enum(['bedrock', 'openai-compatible']).default('bedrock'),
+    /** openai-compatible: the Secrets Manager secret holding {"baseUrl", "apiKey"} of its endpoint. */
+    endpointSecret: z.string().min(1).optional(),
+    /** openai-compatible: the model name the endpoint expects (default: the id). */
+    remoteModel: z.string().min(1).optional(),
+    inputPricePerMTok: z.number().nonnegative(),
+    outputPricePerMTok: z.number().nonnegative(),
+    contextTokens: z.number().int().positive(),
+    maxOutputTokens: z.number().int().positive(),
+  })
+  .refine((m) => m.provider !== 'openai-compatible' || m.endpointSecret !== undefined, {
+    message: 'an openai-compatible model needs endpointSecret (the secret holding its baseUrl and apiKey)',
+    path: ['endpointSecret'],
+  });
 export type CatalogModel = z.infer<typeof Model>;
 
 /**
