@@ -1,16 +1,13 @@
 import '../local/polyfills.js';
 import { parseArgs } from 'node:util';
-import { budgets } from '../functions/router/budgets.js';
 import { modelCatalog } from '../functions/router/catalog.js';
 import { bundledRouterPolicy } from '../functions/router/learned/load.js';
 import { parseRouterPolicy } from '../functions/router/learned/policy-file.js';
 import { readReplayFile } from '../functions/router/replay/format.js';
 import type { RouteSteps, StrategyFigures } from '../functions/router/replay/replay.js';
-import type { RouterDeps } from '../functions/router/route-with-cascade/route.js';
 import { STRATEGIES, type Strategy } from '../functions/router/route-with-cascade/schemas.js';
 import { offlineTextModel } from '../functions/shared/adapters/offline-text-model.js';
 import { parseConfig } from '../functions/shared/config.js';
-import type { UsageLedger } from '../functions/shared/ports.js';
 import { runWhenMain } from './cli.js';
 
 /**
@@ -23,11 +20,6 @@ import { runWhenMain } from './cli.js';
 
 const USAGE =
   'usage: npm run router:replay -- --file <jsonl> [--policy <policy.json>] [--strategy learned|heuristic|judge|cascade|all] [--json]';
-
-const unusedLedger: UsageLedger = {
-  record: () => Promise.reject(new Error('the replay records no usage')),
-  totals: () => Promise.reject(new Error('the replay reads no usage')),
-};
 
 export function replayTable(figures: readonly StrategyFigures[]): string {
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
@@ -68,21 +60,19 @@ async function main(argv: readonly string[]): Promise<number> {
   process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   const route = await import('../functions/router/route-with-cascade/route.js');
-  const { replayAll } = await import('../functions/router/replay/replay.js');
+  const { replayAll, replayDeps } = await import('../functions/router/replay/replay.js');
   const steps: RouteSteps = {
     classifyRequest: route.classifyRequest,
     judgeRequest: route.judgeRequest,
     invokeModel: route.invokeModel,
     validateStep: route.validateStep,
   };
-  const deps: RouterDeps = {
-    config: parseConfig({ ...process.env, MODEL_PROVIDER: 'offline' }),
-    textModel: offlineTextModel,
-    usage: unusedLedger,
+  const deps = replayDeps(
     catalog,
-    budgets: budgets(),
-    routerPolicy: async () => policy,
-  };
+    policy,
+    parseConfig({ ...process.env, MODEL_PROVIDER: 'offline' }),
+    offlineTextModel,
+  );
   const strategies: Strategy[] = strategy === 'all' ? [...STRATEGIES] : [strategy as Strategy];
   const { figures } = await replayAll(lines, strategies, deps, steps);
   if (values.json) {

@@ -1,16 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { buildBudgets } from '../../functions/router/budgets.js';
 import { buildCatalog } from '../../functions/router/catalog.js';
 import { bundledRouterPolicy } from '../../functions/router/learned/load.js';
 import { parseReplay, ReplayFileError } from '../../functions/router/replay/format.js';
-import { replayAll } from '../../functions/router/replay/replay.js';
+import { replayAll, replayDeps } from '../../functions/router/replay/replay.js';
 import {
   classifyRequest,
   invokeModel,
   judgeRequest,
-  type RouterDeps,
   validateStep,
 } from '../../functions/router/route-with-cascade/route.js';
 import { offlineTextModel } from '../../functions/shared/adapters/offline-text-model.js';
@@ -70,17 +68,7 @@ describe('replay file parsing', () => {
 });
 
 describe('replay through the routing steps', () => {
-  const deps: RouterDeps = {
-    config: parseConfig({ POWERTOOLS_METRICS_DISABLED: 'true' }),
-    textModel: offlineTextModel,
-    usage: {
-      record: () => Promise.reject(new Error('unused')),
-      totals: () => Promise.reject(new Error('unused')),
-    },
-    catalog,
-    budgets: buildBudgets({ default: { dailyUsd: 1, onExceeded: 'refuse' } }),
-    routerPolicy: async () => bundledRouterPolicy(),
-  };
+  const deps = replayDeps(catalog, bundledRouterPolicy(), parseConfig({}), offlineTextModel);
   const steps = { classifyRequest, judgeRequest, invokeModel, validateStep };
 
   it('reports cost share and kept quality against always-strong, and escalates what validation rejects', async () => {

@@ -1,6 +1,10 @@
+import type { AppConfig } from '../../shared/config.js';
 import type { TextModel, TextModelRequest } from '../../shared/ports.js';
 import { countTokens } from '../../shared/tokens.js';
+import { buildBudgets } from '../budgets.js';
 import type { ModelCatalog } from '../catalog.js';
+import { buildFeedbackSettings } from '../feedback.js';
+import type { RouterPolicy } from '../learned/policy-file.js';
 import { rng } from '../learned/train.js';
 import type { RouterDeps } from '../route-with-cascade/route.js';
 import { type Budget, GenerateRequest, type ModelCall, type Strategy } from '../route-with-cascade/schemas.js';
@@ -12,6 +16,27 @@ import type { ReplayLine } from './format.js';
  * InvokeStrongModel), with the project's own step functions and each model's recorded outcome instead of a
  * model call, priced with the catalog. No budget cap: the replay measures routing.
  */
+
+const unused = () => Promise.reject(new Error('the replay records nothing'));
+
+/** Router dependencies for a replay: recorded outcomes replace the models, nothing is recorded. */
+export function replayDeps(
+  catalog: ModelCatalog,
+  policy: RouterPolicy,
+  config: AppConfig,
+  textModel: TextModel,
+): RouterDeps {
+  return {
+    config,
+    textModel,
+    usage: { record: unused, totals: unused },
+    routingDecisions: { record: unused, rate: unused, rated: unused },
+    catalog,
+    budgets: buildBudgets({ default: { dailyUsd: 0, onExceeded: 'refuse' } }),
+    routerPolicy: async () => policy,
+    feedback: buildFeedbackSettings({}),
+  };
+}
 
 /** The route-with-cascade steps the replay runs (imported lazily by callers so logging settings apply first). */
 export interface RouteSteps {

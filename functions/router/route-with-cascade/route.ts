@@ -5,6 +5,7 @@ import { logger, metrics } from '../../shared/observability.js';
 import type { Ports } from '../../shared/runtime.js';
 import type { Budgets } from '../budgets.js';
 import type { ModelCatalog } from '../catalog.js';
+import { decisionOf, type FeedbackSettings } from '../feedback.js';
 import type { RouterPolicy } from '../learned/policy-file.js';
 import { chooseTier, DEFAULT_MAX_TOKENS, inputTokensOf, judgeLabel, validateResponse } from '../policy.js';
 import type {
@@ -20,11 +21,13 @@ import type {
   Validation,
 } from './schemas.js';
 
-export type RouterDeps = Pick<Ports, 'config' | 'textModel' | 'usage'> & {
+export type RouterDeps = Pick<Ports, 'config' | 'textModel' | 'usage' | 'routingDecisions'> & {
   catalog: ModelCatalog;
   budgets: Budgets;
   /** The learned routing policy (loaded once per process; a bad policy fails the first ClassifyRequest). */
   routerPolicy: () => Promise<RouterPolicy>;
+  /** Which tenants' prompts may be kept with their routing decisions. */
+  feedback: FeedbackSettings;
 };
 
 /** UTC day of a timestamp, the ledger's unit. */
@@ -234,6 +237,8 @@ export async function recordUsage(state: RouteState, deps: RouterDeps): Promise<
   const reason = escalated ? escalationReason(state) : undefined;
   const route = routeOf(state, 'RecordUsage');
   const usage = await record(state, deps, route, escalated);
+  // Kept for feedback and calibration (idempotent by request id, like the ledger).
+  await deps.routingDecisions.record(decisionOf(state, final, escalated, await deps.routerPolicy(), deps.feedback));
   const validation = (state.strong ? state.strongValidation : state.validation) ?? { acceptable: true, reason: null };
   const latencyMs = Date.now() - state.startedAt;
   logger.info('routing decision', {
