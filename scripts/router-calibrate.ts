@@ -10,7 +10,7 @@ import { runWhenMain } from './cli.js';
 
 /**
  * `npm run router:calibrate -- --file <outcomes.jsonl> (--target-kept 0.95 | --budget-share 0.4) --out <policy.json>
- * [--chart <file.svg>] [--folds 5] [--repeats 2] [--z 1] [--seed 1]`: trains the learned routing policy on outcome
+ * [--chart <file.svg>] [--folds 5] [--repeats 2] [--z 1.5] [--seed 1]`: trains the learned routing policy on outcome
  * records (replay format), cross-validates it, chooses the threshold that meets the target on held-out folds with
  * `z` standard errors of margin, prints the held-out cost/quality curve, and writes the policy and an SVG chart.
  */

@@ -99,7 +99,7 @@ export function calibrate(rows: readonly ReplayLine[], catalog: ModelCatalog, op
   const folds = options.folds ?? 5;
   const repeats = options.repeats ?? 2;
   const dimensions = options.dimensions ?? 1024;
-  const z = options.z ?? 1;
+  const z = options.z ?? 1.5;
   const seed = options.seed ?? 1;
   const grid = options.grid ?? { l2: [1e-4, 1e-3], costExponent: [0, 0.5, 1, 1.5, 2] };
   const trainings = grid.training ?? [
