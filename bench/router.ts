@@ -1,61 +1,38 @@
 /**
- * Router benchmarks: (1) the time the router's own decisions add to a request, next to an offline model call and a
- * whole route-with-cascade execution on the local runtime; (2) a cost and quality replay of recorded model outcomes
- * (bench/data/routing-replay.jsonl) through the routing policy, per strategy. Prints a plain-text report on stdout
- * (progress goes to stderr). Usage: npx tsx bench/router.ts [--quick]
+ * Router overhead benchmark: the time the router's own decisions add to a request (token counting, the tier
+ * choice of each strategy including the learned policy, response validation), next to an offline model call and a
+ * whole route-with-cascade execution on the local runtime. Prints a plain-text report on stdout (progress goes to
+ * stderr). Usage: npx tsx bench/router.ts [--quick]. The cost/quality replay is `npm run router:replay`.
  */
 import '../local/polyfills.js';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { z } from 'zod';
-import { budgets } from '../functions/router/budgets.js';
 import { modelCatalog } from '../functions/router/catalog.js';
-import { chooseTier, DEFAULT_MAX_TOKENS, validateResponse } from '../functions/router/policy.js';
-import type { RouterDeps } from '../functions/router/route-with-cascade/route.js';
-import {
-  type Budget,
-  GenerateRequest,
-  type ModelCall,
-  ResponseFormat,
-  STRATEGIES,
-  type Strategy,
-} from '../functions/router/route-with-cascade/schemas.js';
+import { bundledRouterPolicy } from '../functions/router/learned/load.js';
+import { chooseTier, DEFAULT_MAX_TOKENS, inputTokensOf, validateResponse } from '../functions/router/policy.js';
+import type { GenerateRequest } from '../functions/router/route-with-cascade/schemas.js';
 import { offlineTextModel } from '../functions/shared/adapters/offline-text-model.js';
-import { parseConfig } from '../functions/shared/config.js';
-import type { TextModel, TextModelRequest, UsageLedger } from '../functions/shared/ports.js';
 import { countTokens, decodeTokens, encodeTokens } from '../functions/shared/tokens.js';
 import { startLocalStack } from '../local/stack.js';
 import { generateDocument } from './generated-corpus.js';
 import { percentile, progress, table } from './report.js';
-
-// The local runtime quiets the handlers' logger and EMF metrics, but only when they are created after it sets the
-// environment: route.ts creates them on import, so it is loaded after these lines.
-process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
-process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-const { classifyRequest, invokeModel, judgeRequest, validateStep } = await import(
-  '../functions/router/route-with-cascade/route.js'
-);
 
 const quick = process.argv.slice(2).includes('--quick');
 const plan = quick ? { iterations: 300, executions: 20 } : { iterations: 3_000, executions: 100 };
 const PROMPT_TOKENS = [50, 500, 5_000] as const;
 const WARM_UP_ITERATIONS = 200; // untimed first, so JIT compilation and the schema compile are not in the figures
 const WARM_UP_EXECUTIONS = 5;
-const REPLAY_FILE = join('bench', 'data', 'routing-replay.jsonl');
 
 const root = process.cwd();
 const catalog = modelCatalog();
 const cheapest = catalog.modelFor(catalog.tiers[0] as string);
-const strongest = catalog.modelFor(catalog.topTier);
+const policy = bundledRouterPolicy();
 const print = (line = '') => process.stdout.write(`${line}\n`);
 
 async function main(): Promise<void> {
   printEnvironment();
   await measureOverhead();
-  await replayCosts();
 }
 
 function printEnvironment(): void {
@@ -173,14 +150,24 @@ async function measureOverhead(): Promise<void> {
     const jsonCall = { text: input.jsonAnswer, stopReason: 'end_turn' };
     if (!validateResponse(jsonRequest, jsonCall).acceptable) throw new Error('the JSON answer must pass its schema');
 
+    const tokens = inputTokensOf(request);
+    const learnedDecision = () => {
+      const d = policy.decide({ ...jsonRequest, inputTokens: tokens });
+      return chooseTier(jsonRequest, 'learned', catalog, null, tokens, d);
+    };
     add(
-      'ClassifyRequest: chooseTier, heuristic',
+      'token count (CheckBudget; was 3 per request)',
+      microsSync(plan.iterations, () => inputTokensOf(request)),
+    );
+    add(
+      'ClassifyRequest before: chooseTier counting',
       microsSync(plan.iterations, () => chooseTier(request, 'heuristic', catalog, null)),
     );
     add(
-      'ClassifyRequest: chooseTier, cascade',
-      microsSync(plan.iterations, () => chooseTier(request, 'cascade', catalog, null)),
+      'ClassifyRequest: chooseTier, count carried',
+      microsSync(plan.iterations, () => chooseTier(request, 'heuristic', catalog, null, tokens)),
     );
+    add('ClassifyRequest: learned (features + 2 LR)', microsSync(plan.iterations, learnedDecision));
     add(
       'ValidateResponse: text checks',
       microsSync(plan.iterations, () => validateResponse(request, textCall)),
@@ -190,9 +177,33 @@ async function measureOverhead(): Promise<void> {
       microsSync(plan.iterations, () => validateResponse(jsonRequest, jsonCall)),
     );
     add(
-      'router decisions: cascade + JSON Schema',
+      'decisions before: 3 counts + cascade + JSON',
       microsSync(plan.iterations, () => {
-        chooseTier(jsonRequest, 'cascade', catalog, null);
+        inputTokensOf(jsonRequest); // CheckBudget
+        chooseTier(jsonRequest, 'cascade', catalog, null); // ClassifyRequest, counting again
+        inputTokensOf(jsonRequest); // JudgeRequest's floor, counting a third time
+        validateResponse(jsonRequest, jsonCall);
+      }),
+    );
+    add(
+      'decisions now: learned + JSON (count carried)',
+      microsSync(plan.iterations, () => {
+        learnedDecision();
+        validateResponse(jsonRequest, jsonCall);
+      }),
+    );
+    add(
+      'decisions now, with the one token count',
+      microsSync(plan.iterations, () => {
+        const counted = inputTokensOf(jsonRequest);
+        chooseTier(
+          jsonRequest,
+          'learned',
+          catalog,
+          null,
+          counted,
+          policy.decide({ ...jsonRequest, inputTokens: counted }),
+        );
         validateResponse(jsonRequest, jsonCall);
       }),
     );
@@ -244,7 +255,10 @@ async function measureOverhead(): Promise<void> {
   print(
     `   executions: p50 / p99 over ${plan.executions} sequential runs (after ${WARM_UP_EXECUTIONS} warm-up), offline model`,
   );
-  print('   chooseTier: the logic of ClassifyRequest, token count included (cascade is its default strategy)');
+  print('   token count: cl100k over prompt + system, now once per request (CheckBudget) and carried in the state');
+  print(
+    '   before: ClassifyRequest and JudgeRequest counted again; learned: hashed features + two logistic regressions',
+  );
   print("   ValidateResponse: checks the offline model's text answer, or a JSON answer against a 4-property schema");
   print('   accepted:  CheckBudget → ClassifyRequest → InvokeCheapModel → ValidateResponse → RecordUsage');
   print(
@@ -264,7 +278,7 @@ async function measureOverhead(): Promise<void> {
       ]),
     ),
   );
-  const decisions = rows.get('router decisions: cascade + JSON Schema') ?? [];
+  const decisions = rows.get('decisions now, with the one token count') ?? [];
   const accepted = rows.get('route-with-cascade, answer accepted') ?? [];
   const shares = inputs.map((input, i) => {
     const share = percentile(decisions[i] ?? [], 50) / percentile(accepted[i] ?? [], 50);
@@ -277,284 +291,6 @@ async function measureOverhead(): Promise<void> {
   );
   print(`   failed executions: ${failures.length}${failures.length > 0 ? ` (first: ${failures[0]})` : ''}`);
   print();
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// 2. Cost replay
-// ---------------------------------------------------------------------------------------------------------------
-
-const Outcome = z.object({
-  text: z.string(),
-  inputTokens: z.number().int().nonnegative(),
-  outputTokens: z.number().int().nonnegative(),
-  correct: z.boolean(),
-  stopReason: z
-    .enum(['end_turn', 'max_tokens', 'stop_sequence', 'content_filtered', 'guardrail_intervened', 'other'])
-    .default('end_turn'),
-});
-
-const ReplayLine = z.object({
-  id: z.string().min(1),
-  prompt: z.string().min(1),
-  system: z.string().optional(),
-  taskType: z.string().optional(),
-  responseFormat: ResponseFormat.optional(),
-  maxTokens: z.number().int().positive().optional(),
-  judge: z.enum(['simple', 'complex']).optional(),
-  outcomes: z.record(z.string(), Outcome),
-});
-type ReplayLine = z.infer<typeof ReplayLine>;
-
-interface Served {
-  costNanoUsd: number;
-  correct: boolean;
-  escalated: boolean;
-  escalationReason?: string;
-  startedOnTop: boolean;
-  /** The cheap tier's answer was wrong and validation let it through. */
-  cheapWrongAccepted: boolean;
-  judgeCostNanoUsd: number;
-  judgeLabel?: string;
-}
-
-const NO_BUDGET_CAP: Budget = { dailyUsd: Number.POSITIVE_INFINITY, spentUsd: 0, policy: 'refuse', tierCap: null };
-
-function loadReplay(): ReplayLine[] {
-  const lines = readFileSync(join(root, REPLAY_FILE), 'utf8').split('\n');
-  const replay: ReplayLine[] = [];
-  for (const [n, line] of lines.entries()) {
-    if (line.trim() === '') continue;
-    let json: unknown;
-    try {
-      json = JSON.parse(line);
-    } catch (err) {
-      throw new Error(`${REPLAY_FILE}:${n + 1}: ${(err as Error).message}`);
-    }
-    const parsed = ReplayLine.safeParse(json);
-    if (!parsed.success) throw new Error(`${REPLAY_FILE}:${n + 1}: ${parsed.error.message}`);
-    const missing = catalog.tiers.map((t) => catalog.modelFor(t).id).filter((id) => !parsed.data.outcomes[id]);
-    if (missing.length > 0) throw new Error(`${REPLAY_FILE}:${n + 1}: no outcome for ${missing.join(', ')}`);
-    replay.push(parsed.data);
-  }
-  return replay;
-}
-
-function outcomeOf(line: ReplayLine, modelId: string) {
-  const outcome = line.outcomes[modelId];
-  if (!outcome) throw new Error(`${line.id}: no outcome for ${modelId}`);
-  return outcome;
-}
-
-/** A text model that answers with the line's recorded outcome for the model asked for. */
-function recordedModel(line: ReplayLine): TextModel {
-  return {
-    async complete(req) {
-      const outcome = outcomeOf(line, req.modelId);
-      return {
-        text: outcome.text,
-        modelId: req.modelId,
-        stopReason: outcome.stopReason,
-        usage: { inputTokens: outcome.inputTokens, outputTokens: outcome.outputTokens },
-        latencyMs: 0,
-      };
-    },
-  };
-}
-
-/**
- * Stems of the "complex" definition in prompts/route-judge.prompt.yaml. Lines without a recorded judge label get
- * "complex" when the prompt contains one of them, else "simple": a keyword judge, documented in bench/README.md.
- */
-const COMPLEX_STEMS = /\b(code|debug|design|analy[sz]|reason|step|prove|plan|compar|trade-?off|explain|why|math)/i;
-
-/** The judge's label for a line: the recorded one, else the keyword rule. */
-function judgeLabelOf(line: ReplayLine): 'simple' | 'complex' {
-  return line.judge ?? (COMPLEX_STEMS.test(line.prompt) ? 'complex' : 'simple');
-}
-
-/** A judge model that answers with the line's label in one token, billed for the rendered route-judge prompt. */
-function judgeModel(line: ReplayLine): TextModel {
-  const label = judgeLabelOf(line);
-  return {
-    async complete(req: TextModelRequest) {
-      const input = [req.system ?? '', ...req.messages.map((m) => m.text)].join('\n');
-      return {
-        text: label,
-        modelId: req.modelId,
-        stopReason: 'end_turn',
-        usage: { inputTokens: countTokens(input), outputTokens: 1 },
-        latencyMs: 0,
-      };
-    },
-  };
-}
-
-/**
- * One request through the steps route-with-cascade composes (ClassifyRequest, JudgeRequest for the judge strategy,
- * IsSimpleTask, InvokeCheapModel, ValidateResponse, IsResponseAcceptable, InvokeStrongModel), with the project's
- * own step functions and recorded model outputs instead of model calls. No budget cap: the replay measures routing.
- */
-async function replayRequest(line: ReplayLine, strategy: Strategy, deps: RouterDeps): Promise<Served> {
-  const request = GenerateRequest.parse({
-    prompt: line.prompt,
-    system: line.system,
-    taskType: line.taskType,
-    responseFormat: line.responseFormat,
-    maxTokens: line.maxTokens,
-    strategy,
-  });
-  const input = { request, tenantId: 'replay', userId: 'replay', requestId: line.id, startedAt: Date.now() };
-  const recorded: RouterDeps = { ...deps, textModel: recordedModel(line) };
-  let classification = classifyRequest({ ...input, budget: NO_BUDGET_CAP }, recorded);
-  const calls: ModelCall[] = [];
-  if (classification.strategy === 'judge') {
-    classification = await judgeRequest(
-      { ...input, budget: NO_BUDGET_CAP, classification },
-      { ...deps, textModel: judgeModel(line) },
-    );
-    if (classification.judge) calls.push(classification.judge);
-  }
-  let final: ModelCall;
-  let escalationReason: string | undefined;
-  let cheapWrongAccepted = false;
-  if (classification.isTopTier) {
-    final = await invokeModel({ request, tier: 'top', step: 'InvokeStrongModel' }, recorded);
-    calls.push(final);
-  } else {
-    final = await invokeModel({ request, tier: classification.tier, step: 'InvokeCheapModel' }, recorded);
-    calls.push(final);
-    const validation = validateStep({ request, response: final });
-    if (validation.acceptable) {
-      cheapWrongAccepted = !outcomeOf(line, final.modelId).correct;
-    } else {
-      escalationReason = validation.reason ?? 'rejected';
-      final = await invokeModel({ request, tier: 'top', step: 'InvokeStrongModel' }, recorded);
-      calls.push(final);
-    }
-  }
-  return {
-    costNanoUsd: calls.reduce((sum, c) => sum + c.costNanoUsd, 0),
-    correct: outcomeOf(line, final.modelId).correct,
-    escalated: escalationReason !== undefined,
-    ...(escalationReason ? { escalationReason } : {}),
-    startedOnTop: classification.isTopTier,
-    cheapWrongAccepted,
-    judgeCostNanoUsd: classification.judge?.costNanoUsd ?? 0,
-    ...(classification.strategy === 'judge'
-      ? { judgeLabel: /judge:(\w+)/.exec(classification.reason)?.[1] ?? 'failed' }
-      : {}),
-  };
-}
-
-/** Always one model, no routing: the baselines. */
-function always(line: ReplayLine, modelId: string): Served {
-  const outcome = outcomeOf(line, modelId);
-  return {
-    costNanoUsd: catalog.costNanoUsd(modelId, outcome),
-    correct: outcome.correct,
-    escalated: false,
-    startedOnTop: modelId === strongest.id,
-    cheapWrongAccepted: modelId === cheapest.id && !outcome.correct,
-    judgeCostNanoUsd: 0,
-  };
-}
-
-const unusedLedger: UsageLedger = {
-  record: () => Promise.reject(new Error('the replay records no usage')),
-  totals: () => Promise.reject(new Error('the replay reads no usage')),
-};
-
-function countBy(values: readonly string[]): string {
-  const counts = new Map<string, number>();
-  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
-  return [...counts]
-    .sort((a, b) => b[1] - a[1])
-    .map(([v, n]) => `${v} ${n}`)
-    .join(', ');
-}
-
-async function replayCosts(): Promise<void> {
-  const replay = loadReplay();
-  progress(`replaying ${replay.length} recorded requests × ${STRATEGIES.length} strategies`);
-  const deps: RouterDeps = {
-    config: parseConfig({ ...process.env, MODEL_PROVIDER: 'offline' }),
-    textModel: offlineTextModel,
-    usage: unusedLedger,
-    catalog,
-    budgets: budgets(),
-  };
-  const results = new Map<string, Served[]>();
-  results.set(
-    'always cheap',
-    replay.map((line) => always(line, cheapest.id)),
-  );
-  results.set(
-    'always strong',
-    replay.map((line) => always(line, strongest.id)),
-  );
-  for (const strategy of STRATEGIES) {
-    const served: Served[] = [];
-    for (const line of replay) served.push(await replayRequest(line, strategy, deps));
-    results.set(strategy, served);
-  }
-
-  const n = replay.length;
-  const total = (served: readonly Served[]) => served.reduce((sum, s) => sum + s.costNanoUsd, 0) / 1e9;
-  const accuracy = (served: readonly Served[]) => served.filter((s) => s.correct).length / n;
-  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-  const strongCost = total(results.get('always strong') ?? []);
-  const strongAccuracy = accuracy(results.get('always strong') ?? []);
-  const cheapWrong = replay.filter((line) => !outcomeOf(line, cheapest.id).correct).length;
-
-  print(`2. Cost replay: ${n} recorded requests from ${REPLAY_FILE}, priced with the catalog`);
-  print(`   cheap model wrong on ${cheapWrong} of ${n}; strong model wrong on ${n - Math.round(strongAccuracy * n)}`);
-  print();
-  print(
-    table(
-      [
-        'strategy',
-        'cost (USD)',
-        'per 1k req',
-        'vs strong',
-        'saved',
-        'accuracy',
-        'quality kept',
-        'escalated',
-        'start strong',
-        'cheap wrong, accepted',
-      ],
-      [...results].map(([name, served]) => {
-        const cost = total(served);
-        return [
-          name,
-          cost.toFixed(6),
-          `$${((cost / n) * 1000).toFixed(3)}`,
-          `${(cost / strongCost).toFixed(3)}×`,
-          pct(1 - cost / strongCost),
-          pct(accuracy(served)),
-          pct(accuracy(served) / strongAccuracy),
-          pct(served.filter((s) => s.escalated).length / n),
-          pct(served.filter((s) => s.startedOnTop).length / n),
-          String(served.filter((s) => s.cheapWrongAccepted).length),
-        ];
-      }),
-    ),
-  );
-  print();
-  for (const strategy of STRATEGIES) {
-    const served = results.get(strategy) ?? [];
-    const reasons = served.flatMap((s) => (s.escalationReason ? [s.escalationReason.split(':')[0] as string] : []));
-    print(`   ${strategy} escalations: ${reasons.length > 0 ? countBy(reasons) : 'none'}`);
-  }
-  const judged = results.get('judge') ?? [];
-  const recordedLabels = replay.filter((line) => line.judge).length;
-  print(
-    `   judge labels (${recordedLabels} recorded in the file, ${n - recordedLabels} by the keyword rule): ${countBy(judged.map((s) => s.judgeLabel ?? 'none'))}`,
-  );
-  const judgeCost = judged.reduce((sum, s) => sum + s.judgeCostNanoUsd, 0) / 1e9;
-  print(
-    `   judge calls (cheap model, route-judge prompt): $${judgeCost.toFixed(6)}, ${pct(judgeCost / total(judged))} of the judge strategy's cost`,
-  );
 }
 
 main().catch((err: unknown) => {

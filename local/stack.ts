@@ -8,6 +8,7 @@ import { migrate } from '../functions/rag/chunk-index.js';
 import { DocumentKey } from '../functions/rag/ingest-and-index/schemas.js';
 import { createDynamoEdgeIndex } from '../functions/shared/adapters/dynamodb-edge-index.js';
 import { createDynamoFactStore } from '../functions/shared/adapters/dynamodb-fact-store.js';
+import { createDynamoRoutingDecisions } from '../functions/shared/adapters/dynamodb-routing-decisions.js';
 import { createDynamoUsageLedger } from '../functions/shared/adapters/dynamodb-usage-ledger.js';
 import { type AppConfig, parseConfig } from '../functions/shared/config.js';
 import { InputValidationError } from '../functions/shared/errors.js';
@@ -114,6 +115,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     facts: createDynamoFactStore({ tableName: 'FactsTable', endpoint: dynamo.endpoint }),
     edge: options.wrapEdgeStore ? options.wrapEdgeStore(edgeStore) : edgeStore,
     edgeIndex: createDynamoEdgeIndex({ tableName: 'EdgeIndexTable', endpoint: dynamo.endpoint }),
+    routingDecisions: createDynamoRoutingDecisions({ tableName: 'RoutingDecisionsTable', endpoint: dynamo.endpoint }),
     workflows: {
       async startSync(machineId, input) {
         const r = await sfn.startSync(machineId, input);

@@ -3,21 +3,52 @@ import { z } from 'zod';
 import { configFile } from '../shared/config.js';
 import { ConfigurationError } from '../shared/errors.js';
 
-const Model = z.object({
-  id: z.string().min(1),
-  family: z.string().min(1),
-  tier: z.string().min(1),
-  inputPricePerMTok: z.number().nonnegative(),
-  outputPricePerMTok: z.number().nonnegative(),
-  contextTokens: z.number().int().positive(),
-  maxOutputTokens: z.number().int().positive(),
-});
+const Model = z
+  .object({
+    id: z.string().min(1),
+    family: z.string().min(1),
+    tier: z.string().min(1),
+    /** Who serves it: Bedrock Converse (default), or an OpenAI-compatible chat-completions endpoint. */
+    provider: z.enum(['bedrock', 'openai-compatible']).default('bedrock'),
+    /** openai-compatible: the Secrets Manager secret holding {"baseUrl", "apiKey"} of its endpoint. */
+    endpointSecret: z.string().min(1).optional(),
+    /** openai-compatible: the model name the endpoint expects (default: the id). */
+    remoteModel: z.string().min(1).optional(),
+    inputPricePerMTok: z.number().nonnegative(),
+    outputPricePerMTok: z.number().nonnegative(),
+    contextTokens: z.number().int().positive(),
+    maxOutputTokens: z.number().int().positive(),
+  })
+  .refine((m) => m.provider !== 'openai-compatible' || m.endpointSecret !== undefined, {
+    message: 'an openai-compatible model needs endpointSecret (the secret holding its baseUrl and apiKey)',
+    path: ['endpointSecret'],
+  });
 export type CatalogModel = z.infer<typeof Model>;
+
+/**
+ * An acceptance check for a task type: a regular expression the answer must match, or a JSON Schema the
+ * answer (parsed as JSON) must satisfy. ValidateResponse applies it, so a cascade escalates a well-formed
+ * answer that is not an answer of the kind asked for (e.g. a math answer without its final "#### <number>").
+ */
+const AcceptanceCheck = z
+  .object({
+    description: z.string().min(1),
+    pattern: z.string().min(1).optional(),
+    flags: z
+      .string()
+      .regex(/^[imsu]*$/, 'only the i, m, s and u flags')
+      .optional(),
+    schema: z.record(z.string(), z.unknown()).optional(),
+  })
+  .refine((c) => (c.pattern === undefined) !== (c.schema === undefined), 'exactly one of pattern or schema');
+export type AcceptanceCheck = z.infer<typeof AcceptanceCheck>;
 
 const CatalogFile = z.object({
   tiers: z.array(z.string().min(1)).min(1),
   defaultTier: z.string().min(1),
   models: z.array(Model).min(1),
+  /** Per task type (as requests name it in taskType). */
+  acceptance: z.record(z.string().min(1), AcceptanceCheck).default({}),
 });
 
 export interface ModelCatalog {
@@ -31,13 +62,29 @@ export interface ModelCatalog {
   modelFor(tier: string): CatalogModel;
   /** Cost of a call in nano-USD (integers add up exactly in the ledger). */
   costNanoUsd(modelId: string, usage: { inputTokens: number; outputTokens: number }): number;
+  /** The acceptance check of a task type, if the catalog declares one (regular expressions compiled). */
+  acceptanceFor(taskType: string | undefined): (AcceptanceCheck & { regex?: RegExp }) | undefined;
 }
 
 /** Validates a catalog: every tier has a model, every model's tier is declared. */
 export function buildCatalog(raw: unknown): ModelCatalog {
   const parsed = CatalogFile.safeParse(raw);
   if (!parsed.success) throw new ConfigurationError(`Model catalog is invalid: ${parsed.error.message}`);
-  const { tiers, defaultTier, models } = parsed.data;
+  const { tiers, defaultTier, models, acceptance } = parsed.data;
+  const checks = new Map<string, AcceptanceCheck & { regex?: RegExp }>();
+  for (const [taskType, check] of Object.entries(acceptance)) {
+    let regex: RegExp | undefined;
+    if (check.pattern !== undefined) {
+      try {
+        regex = new RegExp(check.pattern, check.flags);
+      } catch (err) {
+        throw new ConfigurationError(
+          `acceptance.${taskType}.pattern is not a valid regular expression: ${(err as Error).message}`,
+        );
+      }
+    }
+    checks.set(taskType, { ...check, ...(regex ? { regex } : {}) });
+  }
   for (const m of models) {
     if (!tiers.includes(m.tier)) throw new ConfigurationError(`Model ${m.id} has undeclared tier "${m.tier}"`);
   }
@@ -55,6 +102,9 @@ export function buildCatalog(raw: unknown): ModelCatalog {
       const model = models.find((m) => m.tier === tier);
       if (!model) throw new ConfigurationError(`No model for tier "${tier}"`);
       return model;
+    },
+    acceptanceFor(taskType) {
+      return taskType === undefined ? undefined : checks.get(taskType);
     },
     costNanoUsd(modelId, usage) {
       const model = byId.get(modelId);

@@ -1,8 +1,14 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import { InputValidationError, PromptTooLargeError } from '../shared/errors.js';
 import { countTokens } from '../shared/tokens.js';
-import type { ModelCatalog } from './catalog.js';
-import type { GenerateRequest, ModelCall, Strategy, Validation } from './route-with-cascade/schemas.js';
+import type { AcceptanceCheck, ModelCatalog } from './catalog.js';
+import type {
+  GenerateRequest,
+  LearnedDecision,
+  ModelCall,
+  Strategy,
+  Validation,
+} from './route-with-cascade/schemas.js';
 
 /**
  * The routing policy, in one place: which tier a request starts on (strategy A heuristics, the
@@ -43,16 +49,18 @@ export function inputTokensOf(request: Pick<GenerateRequest, 'prompt' | 'system'
 }
 
 /**
- * Picks the starting tier: by task type (heuristic, judge fallback) or the cheapest (cascade), never
- * below the cheapest tier whose context window fits, never above a budget cap unless nothing else fits.
+ * Picks the starting tier: by task type (heuristic, judge fallback), by the learned policy's decision
+ * (learned), or the cheapest (cascade), never below the cheapest tier whose context window fits, never above
+ * a budget cap unless nothing else fits. `inputTokens` is the count CheckBudget made (counted here when absent).
  */
 export function chooseTier(
   request: GenerateRequest,
   strategy: Strategy,
   catalog: ModelCatalog,
   tierCap: string | null,
+  inputTokens: number = inputTokensOf(request),
+  learned?: Pick<LearnedDecision, 'score' | 'threshold'>,
 ): TierChoice {
-  const inputTokens = inputTokensOf(request);
   const maxTokens = request.maxTokens ?? DEFAULT_MAX_TOKENS;
   const fitting = catalog.tiers.filter((t) => fits(catalog, t, inputTokens, maxTokens));
   if (fitting.length === 0) {
@@ -66,6 +74,10 @@ export function chooseTier(
   if (strategy === 'cascade') {
     wanted = catalog.tiers[0] as string;
     reason = 'cascade:start-cheapest';
+  } else if (strategy === 'learned' && learned) {
+    const strong = learned.score >= learned.threshold;
+    wanted = strong ? catalog.topTier : (catalog.tiers[0] as string);
+    reason = `learned:${strong ? 'strong' : 'cheap'}(score ${learned.score.toFixed(4)} ${strong ? '>=' : '<'} ${learned.threshold.toFixed(4)})`;
   } else {
     const mapped = request.taskType ? TIER_BY_TASK_TYPE[request.taskType] : undefined;
     wanted =
@@ -117,10 +129,15 @@ export function parseJsonOutput(text: string): unknown {
   return JSON.parse(fenced?.[1] ?? text);
 }
 
-/** Strategy C's check: is a response good enough, or must the request escalate (and why)? */
+/**
+ * Strategy C's check: is a response good enough, or must the request escalate (and why)? Beyond broken output
+ * (empty, truncated, blocked, refused, invalid JSON or schema), the catalog's acceptance check for the request's
+ * task type, when it declares one.
+ */
 export function validateResponse(
-  request: Pick<GenerateRequest, 'responseFormat'>,
+  request: Pick<GenerateRequest, 'responseFormat' | 'taskType'>,
   call: Pick<ModelCall, 'text' | 'stopReason'>,
+  catalog?: Pick<ModelCatalog, 'acceptanceFor'>,
 ): Validation {
   if (call.text.trim().length === 0) return { acceptable: false, reason: 'empty-output' };
   if (call.stopReason === 'max_tokens') return { acceptable: false, reason: 'truncated' };
@@ -144,5 +161,19 @@ export function validateResponse(
       }
     }
   }
+  const check = catalog?.acceptanceFor(request.taskType);
+  if (check) return acceptance(request.taskType as string, check, call.text);
   return { acceptable: true, reason: null };
+}
+
+function acceptance(taskType: string, check: AcceptanceCheck & { regex?: RegExp }, text: string): Validation {
+  const rejected = { acceptable: false, reason: `acceptance:${taskType}: ${check.description}` };
+  if (check.regex) return check.regex.test(text) ? { acceptable: true, reason: null } : rejected;
+  let value: unknown;
+  try {
+    value = parseJsonOutput(text);
+  } catch {
+    return rejected;
+  }
+  return compileSchema(check.schema ?? {})(value) ? { acceptable: true, reason: null } : rejected;
 }

@@ -27,7 +27,7 @@ const Env = z.object({
   SEARCH_MAX_TOP_K: positiveInt(20),
   SEARCH_CANDIDATES: positiveInt(40),
   HNSW_EF_SEARCH: positiveInt(80),
-  ROUTER_STRATEGY: z.enum(['heuristic', 'judge', 'cascade']).default('cascade'),
+  ROUTER_STRATEGY: z.enum(['heuristic', 'judge', 'cascade', 'learned']).default('cascade'),
 });
 
 export type AppConfig = Readonly<{
@@ -39,7 +39,7 @@ export type AppConfig = Readonly<{
   embedBatchSize: number;
   embedConcurrency: number;
   search: { defaultTopK: number; maxTopK: number; candidates: number; efSearch: number };
-  router: { strategy: 'heuristic' | 'judge' | 'cascade' };
+  router: { strategy: 'heuristic' | 'judge' | 'cascade' | 'learned' };
 }>;
 
 /** Parses settings from an environment; throws ConfigurationError naming every bad variable. */

@@ -171,6 +171,13 @@ export class ActionNotApplicableError extends NamedError {
   override readonly name = 'ActionNotApplicableError';
 }
 
+// ---- routing feedback ------------------------------------------------------------------------
+
+/** POST /v1/feedback names no routed request of the caller's (unknown, expired, or another user's) (HTTP 404). */
+export class RequestNotFoundError extends NamedError {
+  override readonly name = 'RequestNotFoundError';
+}
+
 export const ERROR_CLASSES = [
   InputValidationError,
   ConfigurationError,
@@ -200,6 +207,7 @@ export const ERROR_CLASSES = [
   ActionNotFoundError,
   ActionNotApplicableError,
   FactNotFoundError,
+  RequestNotFoundError,
 ] as const;
 
 export type ErrorName = InstanceType<(typeof ERROR_CLASSES)[number]>['name'];

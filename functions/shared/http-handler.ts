@@ -22,6 +22,7 @@ const STATUS_BY_ERROR: Record<string, number> = {
   UnauthorizedError: 401,
   TenantMismatchError: 403,
   FactNotFoundError: 404,
+  RequestNotFoundError: 404,
   ActionNotFoundError: 404,
   ActionNotApplicableError: 404,
   BudgetExceededError: 429,

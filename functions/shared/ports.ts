@@ -296,6 +296,53 @@ export interface KeyValueApi {
 // ---- the process's ports ----------------------------------------------------------------------
 
 /** Everything a handler may touch, behind ports. */
+/** What the router kept of a routed request, for feedback and calibration (no prompt unless the tenant opts in). */
+export interface RoutingDecision {
+  tenantId: string;
+  requestId: string;
+  /** The caller: only they may rate the request. */
+  userId: string;
+  /** ISO time the request started. */
+  createdAt: string;
+  strategy: string;
+  /** The tier and model that gave the final answer. */
+  tier: string;
+  modelId: string;
+  escalated: boolean;
+  taskType?: string;
+  /** The learned policy's decision, when the learned strategy chose the tier. */
+  score?: number;
+  threshold?: number;
+  policyVersion?: string;
+  /** Named structural features (length bucket, options, digits, code…), readable in an export. */
+  featureSummary: Record<string, string | number>;
+  /** Hashed request features (not reversible into the text): what calibration trains on without the prompt. */
+  features: { spec: string; dimensions: number; inputTokens: number; indices: number[]; values: number[] };
+  /** The final model call's usage. */
+  usage: { inputTokens: number; outputTokens: number; stopReason: string };
+  /** Kept only when the tenant opted in (config/routing-feedback.yaml). */
+  prompt?: string;
+  system?: string;
+  rating?: 'good' | 'bad';
+  ratedAt?: string;
+}
+
+/** Routing decisions by tenant and request id (DynamoDB), with the caller's rating. */
+export interface RoutingDecisionStore {
+  /** Stores a decision; writing the same request id again changes nothing (idempotent). */
+  record(decision: RoutingDecision): Promise<void>;
+  /** Rates a request of this user; undefined when the tenant has no such request or another user made it. */
+  rate(
+    tenantId: string,
+    userId: string,
+    requestId: string,
+    rating: 'good' | 'bad',
+    ratedAt: string,
+  ): Promise<RoutingDecision | undefined>;
+  /** The tenant's rated decisions made at or after `since` (ISO). */
+  rated(tenantId: string, since: string): Promise<RoutingDecision[]>;
+}
+
 export interface Ports {
   config: AppConfig;
   /** The documents bucket users drop files into. */
@@ -313,6 +360,8 @@ export interface Ports {
   edge: EdgeStore;
   /** Which edge answers depend on which state, and the latest change of each (DynamoDB). */
   edgeIndex: EdgeIndex;
+  /** The router's per-request decisions and their feedback (DynamoDB). */
+  routingDecisions: RoutingDecisionStore;
   /** Starts state machines by capability id (answer-question, …): used by the HTTP handlers. */
   workflows: WorkflowStarter;
 }

@@ -5,6 +5,8 @@ import { bundledPromptSource, installPromptSource, loadPrompt } from '../../func
 import { generateAnswer } from '../../functions/rag/answer-question/answer.js';
 import { buildBudgets } from '../../functions/router/budgets.js';
 import { buildCatalog } from '../../functions/router/catalog.js';
+import { buildFeedbackSettings } from '../../functions/router/feedback.js';
+import { bundledRouterPolicy } from '../../functions/router/learned/load.js';
 import { judgeRequest, type RouterDeps, recordUsage } from '../../functions/router/route-with-cascade/route.js';
 import type {
   Budget,
@@ -27,7 +29,7 @@ const usage: UsageLedger = {
   record: async () => true,
   totals: async () => ({ inputTokens: 0, outputTokens: 0, costNanoUsd: 0, requests: 0, escalations: 0 }),
 };
-const budget: Budget = { dailyUsd: 10, spentUsd: 0, policy: 'refuse', tierCap: null };
+const budget: Budget = { dailyUsd: 10, spentUsd: 0, policy: 'refuse', tierCap: null, inputTokens: 10 };
 const classification: Classification = {
   strategy: 'judge',
   tier: 'cheap',
@@ -126,7 +128,14 @@ describe('prompt provenance', () => {
       validation: { acceptable: true, reason: null },
     };
 
-    const response = await recordUsage(state, { config, catalog, usage } as RouterDeps);
+    const response = await recordUsage(state, {
+      config,
+      catalog,
+      usage,
+      routingDecisions: { record: async () => undefined },
+      routerPolicy: async () => bundledRouterPolicy(),
+      feedback: buildFeedbackSettings({}),
+    } as unknown as RouterDeps);
 
     expect(response.promptRef).toEqual({ id: 'answer-question', version: 1 });
   });

@@ -281,4 +281,47 @@ describe('route-with-cascade on the local runtime', () => {
     expect(totals.inputTokens).toBe(results.reduce((n, r) => n + r.response.usage.inputTokens, 0));
     expect(await stack.ports.usage.totals(other, dayOf(NOW))).toMatchObject({ requests: 0, costNanoUsd: 0 });
   });
+  it('starts a short question on the strong tier with the learned strategy and keeps the decision for feedback', async () => {
+    // Act: a short multiple-choice question (cheap to escalate: the shipped policy sends those to the strong tier)
+    const { status, response, tenantId } = await route({
+      prompt: 'Which planet is largest?\nA. Mars\nB. Jupiter\nC. Venus\nD. Earth\nAnswer:',
+      strategy: 'learned',
+      maxTokens: 5,
+    });
+    const rated = await stack.ports.routingDecisions.rate(
+      tenantId,
+      'u-1',
+      response.requestId,
+      'good',
+      new Date().toISOString(),
+    );
+
+    // Assert
+    expect(status).toBe('SUCCEEDED');
+    expect(response.tier).toBe('strong');
+    expect(response.route).toEqual([
+      'CheckBudget',
+      'ClassifyRequest',
+      'InvokeStrongModel',
+      'ValidateStrongResponse',
+      'RecordUsage',
+    ]);
+    expect(rated).toMatchObject({ strategy: 'learned', tier: 'strong', rating: 'good' });
+    expect(rated?.score).toBeGreaterThanOrEqual(rated?.threshold as number);
+    expect(rated?.prompt).toBeUndefined();
+  });
+
+  it('escalates a math answer that lacks its "#### <number>" line (an acceptance check, not broken output)', async () => {
+    // Act: the scripted cheap model answers in prose
+    const { status, response } = await route({
+      prompt: 'What is 3 + 4? End with #### <answer>.',
+      taskType: 'math',
+      strategy: 'cascade',
+    });
+
+    // Assert
+    expect(status).toBe('SUCCEEDED');
+    expect(response.escalated).toBe(true);
+    expect(response.escalationReason).toMatch(/^acceptance:math: /);
+  });
 });

@@ -5,12 +5,15 @@ import { logger, metrics } from '../../shared/observability.js';
 import type { Ports } from '../../shared/runtime.js';
 import type { Budgets } from '../budgets.js';
 import type { ModelCatalog } from '../catalog.js';
+import { decisionOf, type FeedbackSettings } from '../feedback.js';
+import type { RouterPolicy } from '../learned/policy-file.js';
 import { chooseTier, DEFAULT_MAX_TOKENS, inputTokensOf, judgeLabel, validateResponse } from '../policy.js';
 import type {
   Budget,
   Classification,
   GenerateRequest,
   GenerateResponse,
+  LearnedDecision,
   ModelCall,
   PromptRef,
   RouteInput,
@@ -18,7 +21,14 @@ import type {
   Validation,
 } from './schemas.js';
 
-export type RouterDeps = Pick<Ports, 'config' | 'textModel' | 'usage'> & { catalog: ModelCatalog; budgets: Budgets };
+export type RouterDeps = Pick<Ports, 'config' | 'textModel' | 'usage' | 'routingDecisions'> & {
+  catalog: ModelCatalog;
+  budgets: Budgets;
+  /** The learned routing policy (loaded once per process; a bad policy fails the first ClassifyRequest). */
+  routerPolicy: () => Promise<RouterPolicy>;
+  /** Which tenants' prompts may be kept with their routing decisions. */
+  feedback: FeedbackSettings;
+};
 
 /** UTC day of a timestamp, the ledger's unit. */
 export function dayOf(epochMillis: number): string {
@@ -32,15 +42,17 @@ export async function checkBudget(input: RouteInput, deps: RouterDeps): Promise<
   const policy = deps.budgets.forTenant(input.tenantId);
   const totals = await deps.usage.totals(input.tenantId, dayOf(input.startedAt));
   const spentUsd = totals.costNanoUsd / NANO;
+  // The one token count of the request: carried in the state for ClassifyRequest and JudgeRequest.
+  const inputTokens = inputTokensOf(input.request);
   const tokens = {
-    inputTokens: inputTokensOf(input.request),
+    inputTokens,
     outputTokens: input.request.maxTokens ?? DEFAULT_MAX_TOKENS,
   };
   const cheapest = deps.catalog.modelFor(deps.catalog.tiers[0] as string);
   const top = deps.catalog.modelFor(deps.catalog.topTier);
   const worstCheap = deps.catalog.costNanoUsd(cheapest.id, tokens) / NANO;
   const worstTop = deps.catalog.costNanoUsd(top.id, tokens) / NANO;
-  const base = { dailyUsd: policy.dailyUsd, spentUsd, policy: policy.onExceeded };
+  const base = { dailyUsd: policy.dailyUsd, spentUsd, policy: policy.onExceeded, inputTokens };
   if (policy.onExceeded === 'refuse') {
     if (spentUsd + worstCheap > policy.dailyUsd) {
       throw new BudgetExceededError(
@@ -52,11 +64,40 @@ export async function checkBudget(input: RouteInput, deps: RouterDeps): Promise<
   return { ...base, tierCap: spentUsd + worstTop > policy.dailyUsd ? cheapest.tier : null };
 }
 
-/** ClassifyRequest: strategy A (and the starting point of B and C); throws PromptTooLargeError before any model call. */
-export function classifyRequest(input: RouteInput & { budget: Budget }, deps: RouterDeps): Classification {
+/**
+ * ClassifyRequest: strategy A, the learned policy's decision (logged with its score and threshold), and the
+ * starting point of B and C; throws PromptTooLargeError before any model call. The policy is loaded whatever
+ * the strategy, so a bad policy fails the function at its cold start.
+ */
+export async function classifyRequest(
+  input: RouteInput & { budget: Budget },
+  deps: RouterDeps,
+): Promise<Classification> {
   const strategy = input.request.strategy ?? deps.config.router.strategy;
-  const choice = chooseTier(input.request, strategy, deps.catalog, input.budget.tierCap);
-  return { strategy, ...choice, isTopTier: choice.tier === deps.catalog.topTier };
+  const policy = await deps.routerPolicy();
+  const inputTokens = input.budget.inputTokens;
+  let learned: LearnedDecision | undefined;
+  if (strategy === 'learned') {
+    const d = policy.decide({ ...input.request, inputTokens });
+    learned = {
+      score: d.score,
+      threshold: d.threshold,
+      pCheap: d.pCheap,
+      pStrong: d.pStrong,
+      policyVersion: d.policyVersion,
+    };
+  }
+  const choice = chooseTier(input.request, strategy, deps.catalog, input.budget.tierCap, inputTokens, learned);
+  if (learned) {
+    logger.info('learned routing decision', {
+      requestId: input.requestId,
+      tier: choice.tier,
+      score: learned.score,
+      threshold: learned.threshold,
+      policyVersion: learned.policyVersion,
+    });
+  }
+  return { strategy, ...choice, isTopTier: choice.tier === deps.catalog.topTier, ...(learned ? { learned } : {}) };
 }
 
 /** Calls one tier's model and prices the call; model errors surface as the named errors the machine catches. */
@@ -119,14 +160,23 @@ export async function judgeRequest(
   }
   // The judge overrides the task-type choice in both directions, but never below the cheapest tier
   // whose context window fits (what the cascade strategy would start on).
-  const floor = chooseTier(input.request, 'cascade', deps.catalog, input.budget.tierCap).tier;
+  const floor = chooseTier(
+    input.request,
+    'cascade',
+    deps.catalog,
+    input.budget.tierCap,
+    input.classification.inputTokens,
+  ).tier;
   if (deps.catalog.tiers.indexOf(tier) < deps.catalog.tiers.indexOf(floor)) tier = floor;
   return { ...input.classification, tier, isTopTier: tier === deps.catalog.topTier, reason: `judge:${label}`, judge };
 }
 
 /** ValidateResponse (strategy C): decides whether the cheap answer stands or the request escalates. */
-export function validateStep(input: { request: GenerateRequest; response: ModelCall }): Validation {
-  return validateResponse(input.request, input.response);
+export function validateStep(
+  input: { request: GenerateRequest; response: ModelCall },
+  catalog: Pick<ModelCatalog, 'acceptanceFor'>,
+): Validation {
+  return validateResponse(input.request, input.response, catalog);
 }
 
 function callsOf(state: RouteState): ModelCall[] {
@@ -187,6 +237,8 @@ export async function recordUsage(state: RouteState, deps: RouterDeps): Promise<
   const reason = escalated ? escalationReason(state) : undefined;
   const route = routeOf(state, 'RecordUsage');
   const usage = await record(state, deps, route, escalated);
+  // Kept for feedback and calibration (idempotent by request id, like the ledger).
+  await deps.routingDecisions.record(decisionOf(state, final, escalated, await deps.routerPolicy(), deps.feedback));
   const validation = (state.strong ? state.strongValidation : state.validation) ?? { acceptable: true, reason: null };
   const latencyMs = Date.now() - state.startedAt;
   logger.info('routing decision', {
@@ -194,6 +246,9 @@ export async function recordUsage(state: RouteState, deps: RouterDeps): Promise<
     tenantId: state.tenantId,
     strategy: state.classification.strategy,
     classification: state.classification.reason,
+    learnedScore: state.classification.learned?.score,
+    learnedThreshold: state.classification.learned?.threshold,
+    policyVersion: state.classification.learned?.policyVersion,
     tier: final.tier,
     model: final.modelId,
     escalated,

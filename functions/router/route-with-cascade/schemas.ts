@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-export const STRATEGIES = ['heuristic', 'judge', 'cascade'] as const;
+export const STRATEGIES = ['heuristic', 'judge', 'cascade', 'learned'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
 export const ResponseFormat = z.discriminatedUnion('type', [
@@ -46,6 +46,8 @@ export const Budget = z.object({
   spentUsd: z.number(),
   policy: z.enum(['refuse', 'cheap-only']),
   tierCap: z.string().nullable(),
+  /** The request's input tokens, counted once here and carried in the state (ClassifyRequest and JudgeRequest reuse it). */
+  inputTokens: z.number().int().nonnegative(),
 });
 export type Budget = z.infer<typeof Budget>;
 
@@ -63,6 +65,16 @@ export const ModelCall = z.object({
 });
 export type ModelCall = z.infer<typeof ModelCall>;
 
+/** The learned strategy's decision, logged and kept with the request for feedback. */
+export const LearnedDecision = z.object({
+  score: z.number(),
+  threshold: z.number(),
+  pCheap: z.number(),
+  pStrong: z.number(),
+  policyVersion: z.string(),
+});
+export type LearnedDecision = z.infer<typeof LearnedDecision>;
+
 export const Classification = z.object({
   strategy: z.enum(STRATEGIES),
   tier: z.string(),
@@ -70,6 +82,7 @@ export const Classification = z.object({
   reason: z.string(),
   inputTokens: z.number(),
   judge: ModelCall.optional(),
+  learned: LearnedDecision.optional(),
 });
 export type Classification = z.infer<typeof Classification>;
 

@@ -5,6 +5,7 @@ import { createBedrockEmbedder } from './bedrock-embedder.js';
 import { bedrockTextModel } from './bedrock-text-model.js';
 import { createDynamoEdgeIndex } from './dynamodb-edge-index.js';
 import { createDynamoFactStore } from './dynamodb-fact-store.js';
+import { createDynamoRoutingDecisions } from './dynamodb-routing-decisions.js';
 import { createDynamoUsageLedger } from './dynamodb-usage-ledger.js';
 import { createEventBridgePublisher } from './eventbridge-publisher.js';
 import { kvsKeyValueApi } from './kvs-edge-store.js';
@@ -32,6 +33,7 @@ export function createAwsPorts(): Ports {
     'FACTS_TABLE',
     'EDGE_INDEX_TABLE',
     'EDGE_KVS_ARN',
+    'ROUTING_DECISIONS_TABLE',
   ]);
   const bedrock = cfg.modelProvider === 'bedrock';
   return {
@@ -48,6 +50,7 @@ export function createAwsPorts(): Ports {
     facts: createDynamoFactStore({ tableName: env.FACTS_TABLE }),
     edge: createEdgeStore(kvsKeyValueApi(env.EDGE_KVS_ARN)),
     edgeIndex: createDynamoEdgeIndex({ tableName: env.EDGE_INDEX_TABLE }),
+    routingDecisions: createDynamoRoutingDecisions({ tableName: env.ROUTING_DECISIONS_TABLE }),
     workflows: createSfnWorkflows(),
   };
 }
