@@ -135,7 +135,12 @@ function foldedViews(text: string): string[][] {
 
 /** Long tokens are joined words (ignoreallpreviousinstructions, a letter-spaced phrase): searched inside. */
 const JOINED_TOKEN_CHARS = 12;
-const JOINED_ENTRY_CHARS = 5;
+const JOINED_ENTRY_CHARS = 4;
+
+/** The folded words of a text in all its views (for measuring how much of an instruction survived). */
+export function foldedWords(text: string): Set<string> {
+  return new Set(foldedViews(text).flat());
+}
 
 interface Entry {
   concept: Concept;
@@ -199,6 +204,9 @@ const INSTRUCTION_SHAPES: readonly { name: string; all: Concept[]; any?: Concept
   { name: 'standing reply directive', all: ['always', 'reply'] },
   { name: 'privilege claim', all: ['privilege', 'grant'] },
   { name: 'exfiltration', all: ['exfiltrate'], any: ['secret', 'instructions'] },
+  { name: 'favour for a third party', all: ['served'], any: ['permission', 'privilege', 'always', 'grant'] },
+  { name: 'conduct towards a third party', all: ['served', 'conversation'], any: ['modal', 'always', 'second-person'] },
+  { name: 'permission change', all: ['permission'], any: ['instructions', 'model', 'override'] },
 ];
 
 /**
