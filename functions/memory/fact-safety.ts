@@ -168,23 +168,98 @@ const ENTRIES: readonly Entry[] = Object.entries(LEXICON).flatMap(([concept, lis
   }),
 );
 
-/** The concepts of the lexicon present in a text, in any of its folded views. */
-export function conceptsOf(text: string): Set<Concept> {
-  const found = new Set<Concept>();
+/** The entries of the lexicon present in a text, in any of its folded views, by concept. */
+function matchedEntries(text: string, stopAtFirst: boolean): Map<Concept, Set<string>> {
+  const found = new Map<Concept, Set<string>>();
   for (const view of foldedViews(text)) {
     const line = ` ${view.join(' ')} `;
     const joined = view.filter((w) => w.length >= JOINED_TOKEN_CHARS);
     for (const entry of ENTRIES) {
-      if (found.has(entry.concept) || entry.text === '') continue;
+      if ((stopAtFirst && found.has(entry.concept)) || entry.text === '') continue;
       const compact = entry.compact;
       const hit = entry.substring
         ? line.includes(entry.text)
         : line.includes(` ${entry.text}${entry.whole ? ' ' : ''}`) ||
           (compact !== undefined && joined.some((w) => w.includes(compact)));
-      if (hit) found.add(entry.concept);
+      if (hit) found.set(entry.concept, (found.get(entry.concept) ?? new Set()).add(entry.text));
     }
   }
   return found;
+}
+
+/** The concepts of the lexicon present in a text, in any of its folded views. */
+export function conceptsOf(text: string): Set<Concept> {
+  return new Set(matchedEntries(text, true).keys());
+}
+
+/**
+ * The strict screen's categories: what a text says about a model's behaviour. Text for which
+ * instructions are rare (error messages) is rejected when it touches two of them (a weak word counts
+ * half), unless they are only output and the model ("the AI model did not respond in time").
+ */
+const CATEGORIES: Readonly<Record<string, readonly Concept[]>> = {
+  output: ['reply', 'conversation', 'directive', 'style'],
+  people: ['served', 'people'],
+  authority: ['privilege', 'permission', 'grant', 'authority'],
+  scope: ['always', 'scope'],
+  controls: ['instructions', 'meta', 'unbound', 'switch', 'override', 'safety', 'role'],
+  model: ['model'],
+  exfiltration: ['exfiltrate', 'secret'],
+};
+/** Words common in ordinary error messages: half a category. */
+const WEAK = new Set(
+  [
+    'message',
+    'messages',
+    'access',
+    'answer',
+    'respond',
+    'response',
+    'reply',
+    'customer',
+    'customers',
+    'the user',
+    'this account',
+    'permission',
+    'rights',
+    'allowed',
+    'credit',
+    'disable',
+    'polic',
+    'rule',
+    'filter',
+    'internal',
+    'guidance',
+    'compliance',
+    'dashboard',
+    'verification',
+    'refund',
+    'fees',
+    'print',
+    'output',
+    'talk',
+    'chat',
+    'tell',
+    'anyone',
+    'everyone',
+    'admin',
+    'refuse',
+    'translate',
+    'approved',
+  ].map((w) => words(w).join(' ')),
+);
+
+function strictShape(text: string): string | undefined {
+  const matched = matchedEntries(text, false);
+  const touched = Object.entries(CATEGORIES)
+    .map(([category, concepts]) => {
+      const hits = concepts.flatMap((c) => [...(matched.get(c) ?? [])]);
+      return { category, score: hits.length === 0 ? 0 : hits.some((h) => !WEAK.has(h)) ? 1 : 0.5 };
+    })
+    .filter((c) => c.score > 0);
+  const score = touched.reduce((sum, c) => sum + c.score, 0);
+  const beyondOutput = touched.some((c) => c.category !== 'output' && c.category !== 'model');
+  return score >= 2 && beyondOutput ? `behaviour (${touched.map((c) => c.category).join(', ')})` : undefined;
 }
 
 /**
@@ -345,6 +420,8 @@ const MARKUP: readonly RegExp[] = [
   /```|~~~/,
   /\{\{|\}\}|\{%|%\}|\$\{/,
   /<\||\|>|\[\/?inst\]|<<\s*sys\s*>>/i,
+  // a chat message spelled as data: {"role": "system", …}, role=system
+  /["']?role["']?\s*[:=]\s*["']?(system|developer|assistant|tool)\b/i,
   /\b(javascript|vbscript)\s*:/i,
   /\bdata\s*:\s*[a-z]+\/[a-z0-9.+-]+\s*[;,]/i,
 ];
@@ -388,6 +465,14 @@ function mixedScriptWord(text: string): boolean {
 
 export type ScreenReason = 'hidden-text' | 'markup' | 'encoded' | 'mixed-script' | 'injection';
 
+export interface ScreenOptions {
+  /**
+   * Also reject text touching two categories of model behaviour (output, people, authority, scope,
+   * safety controls, the model, exfiltration): for text that never needs them, such as error messages.
+   */
+  strict?: boolean;
+}
+
 export interface ScreenVerdict {
   reason: ScreenReason;
   detail: string;
@@ -399,7 +484,7 @@ export interface ScreenVerdict {
  * leetspeak, letter spacing, case-joined words, tag-smuggled ASCII, percent or base64 encoding).
  * Undefined when the text may be stored.
  */
-export function screenText(raw: string): ScreenVerdict | undefined {
+export function screenText(raw: string, options: ScreenOptions = {}): ScreenVerdict | undefined {
   if (HIDING.test(raw)) return { reason: 'hidden-text', detail: 'tag, bidi override or variation-selector characters' };
   const { text } = sanitizeText(raw);
   const markup = MARKUP.find((p) => p.test(raw.normalize('NFKC')));
@@ -410,18 +495,18 @@ export function screenText(raw: string): ScreenVerdict | undefined {
   const encoded = [...text.matchAll(BASE64_RUN)].map((m) => decodedText(m[0])).find((t) => t !== undefined);
   if (encoded !== undefined) return { reason: 'encoded', detail: 'base64 text' };
   if ((text.match(PERCENT_ESCAPE)?.length ?? 0) >= 2 && percentDecoded(text) !== text) {
-    const inner = screenText(percentDecoded(text));
+    const inner = screenText(percentDecoded(text), options);
     if (inner) return { reason: 'encoded', detail: `percent-encoded ${inner.reason}` };
   }
   if (mixedScriptWord(text)) return { reason: 'mixed-script', detail: 'a word mixes lookalike scripts' };
-  const shape = instructionShape(text);
+  const shape = instructionShape(text) ?? (options.strict ? strictShape(text) : undefined);
   if (shape) return { reason: 'injection', detail: shape };
   return undefined;
 }
 
 /** The screen's verdict on a text and on anything it hides in tag characters; undefined when it may be stored. */
-export function findInjection(raw: string): ScreenVerdict | undefined {
-  return screenText(raw) ?? screenText(revealTags(raw).replace(/[\u{E0000}-\u{E007F}]/gu, ''));
+export function findInjection(raw: string, options: ScreenOptions = {}): ScreenVerdict | undefined {
+  return screenText(raw, options) ?? screenText(revealTags(raw).replace(/[\u{E0000}-\u{E007F}]/gu, ''), options);
 }
 
 export type FactValueCheck =
@@ -434,8 +519,12 @@ export type FactValueCheck =
  * unless `shorten` is set, longer than maxLength is rejected. With `shorten`, a safe long value is cut
  * to maxLength (evidence text such as an error message). A rejected value is never stored, even partly.
  */
-export function checkFactValue(raw: string, maxLength: number, options: { shorten?: boolean } = {}): FactValueCheck {
-  const verdict = findInjection(raw);
+export function checkFactValue(
+  raw: string,
+  maxLength: number,
+  options: { shorten?: boolean } & ScreenOptions = {},
+): FactValueCheck {
+  const verdict = findInjection(raw, options);
   if (verdict) return { ok: false, ...verdict };
   const { text, removed } = sanitizeText(raw);
   if (text === '') return { ok: false, reason: 'empty' };

@@ -660,7 +660,7 @@ describe('memory rules configuration', () => {
     expect(memoryRules().attributeSpec('interest.pricing')).toEqual({
       name: 'interest.*',
       ttlDays: 30,
-      value: { type: 'text', maxLength: 80 },
+      value: { type: 'text', maxLength: 80, screen: 'standard' },
       fromChat: true,
       freeSegment: 'pricing',
     });

@@ -50,7 +50,7 @@ const AttributeSpec = z.strictObject({
 });
 
 /** Integrators' custom.<namespace>.<name> attributes hold bounded free text (screened like any free text). */
-export const CUSTOM_VALUE: ValueSpec = { type: 'text', maxLength: MAX_VALUE_CHARS };
+export const CUSTOM_VALUE: ValueSpec = { type: 'text', maxLength: MAX_VALUE_CHARS, screen: 'standard' };
 
 const Confidence = z.number().min(0).max(1);
 const Prefix = z.string().regex(/^[a-z][a-z0-9_]*$/);

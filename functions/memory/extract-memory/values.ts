@@ -31,8 +31,15 @@ export const ValueSpecSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('boolean') }),
   /** Text matching a regular expression (anchor it: ^…$), at most maxLength characters; screened too. */
   z.strictObject({ type: z.literal('pattern'), pattern: regex, maxLength: Length }),
-  /** Bounded free text: screened (fact-safety.ts) and, in AWS, checked by a guardrail when one is configured. */
-  z.strictObject({ type: z.literal('text'), maxLength: Length }),
+  /**
+   * Bounded free text: screened (fact-safety.ts) and, in AWS, checked by a guardrail when one is configured.
+   * `screen: strict` also rejects text about a model's behaviour (for text that never needs it: error messages).
+   */
+  z.strictObject({
+    type: z.literal('text'),
+    maxLength: Length,
+    screen: z.enum(['standard', 'strict']).default('standard'),
+  }),
 ]);
 export type ValueSpec = z.infer<typeof ValueSpecSchema>;
 
@@ -108,7 +115,7 @@ export function checkTypedValue(
     }
     case 'text': {
       if (typeof raw !== 'string') return { ok: true, value: String(raw) };
-      const checked = checkFactValue(raw, spec.maxLength, options);
+      const checked = checkFactValue(raw, spec.maxLength, { ...options, strict: spec.screen === 'strict' });
       return checked.ok ? { ok: true, value: checked.value } : checked;
     }
   }
