@@ -28,6 +28,15 @@ const Env = z.object({
   SEARCH_CANDIDATES: positiveInt(40),
   HNSW_EF_SEARCH: positiveInt(80),
   ROUTER_STRATEGY: z.enum(['heuristic', 'judge', 'cascade', 'learned']).default('cascade'),
+  /** A Bedrock guardrail (id or ARN) screening free-text facts; empty or unset: none. */
+  GUARDRAIL_ID: z
+    .string()
+    .regex(/^((arn:aws[a-z-]*:bedrock:[a-z0-9-]+:\d{12}:guardrail\/)?[a-z0-9]{1,64})?$/, 'is not a guardrail id or ARN')
+    .optional(),
+  GUARDRAIL_VERSION: z
+    .string()
+    .regex(/^(DRAFT|[1-9][0-9]{0,7})$/, 'is DRAFT or a version number')
+    .default('DRAFT'),
 });
 
 export type AppConfig = Readonly<{
@@ -40,6 +49,8 @@ export type AppConfig = Readonly<{
   embedConcurrency: number;
   search: { defaultTopK: number; maxTopK: number; candidates: number; efSearch: number };
   router: { strategy: 'heuristic' | 'judge' | 'cascade' | 'learned' };
+  /** The Bedrock guardrail free-text facts are screened with, when one is configured. */
+  guardrail?: { id: string; version: string };
 }>;
 
 /** Parses settings from an environment; throws ConfigurationError naming every bad variable. */
@@ -68,6 +79,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): AppConfig {
       efSearch: e.HNSW_EF_SEARCH,
     },
     router: { strategy: e.ROUTER_STRATEGY },
+    ...(e.GUARDRAIL_ID ? { guardrail: { id: e.GUARDRAIL_ID, version: e.GUARDRAIL_VERSION } } : {}),
   });
 }
 

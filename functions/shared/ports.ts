@@ -46,6 +46,12 @@ export interface TextModel {
   complete(request: TextModelRequest): Promise<TextModelResponse>;
 }
 
+/** A managed screen for untrusted text (Bedrock Guardrails' prompt-attack filter): is it an attack on a model? */
+export interface TextGuardrail {
+  /** Assesses text as user input; `blocked` when the guardrail intervenes, with the filters that fired. */
+  check(text: string): Promise<{ blocked: boolean; filters: string[] }>;
+}
+
 export type SqlParam = string | number | boolean | null;
 
 export interface SqlResult<T> {
@@ -364,6 +370,8 @@ export interface Ports {
   routingDecisions: RoutingDecisionStore;
   /** Starts state machines by capability id (answer-question, …): used by the HTTP handlers. */
   workflows: WorkflowStarter;
+  /** Screens free-text facts before they are stored; present only when a guardrail is configured (AWS). */
+  guardrail?: TextGuardrail;
 }
 
 export interface WorkflowResult {

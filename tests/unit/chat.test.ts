@@ -212,7 +212,7 @@ describe('chat', () => {
     const corpus = (JSON.parse(readFileSync('tests/fixtures/injection-corpus.json', 'utf8')) as { strings: string[] })
       .strings;
     const stored = corpus.map((s, i) =>
-      fact(`custom.test.item${String(i).padStart(2, '0')}`, s, 0.9, '2026-04-01T00:00:00.000Z'),
+      fact(`custom.test.item${String(i).padStart(4, '0')}`, s, 0.9, '2026-04-01T00:00:00.000Z'),
     );
     const router = scriptedRouter('ok');
     const message = 'What do you know about me?';
@@ -221,7 +221,7 @@ describe('chat', () => {
       facts: factsOf(stored),
       events: recordingBus().events,
       workflows: router.workflows,
-      settings: { profileMaxTokens: 4000 },
+      settings: { profileMaxTokens: 200_000 },
     });
 
     expect(corpus.length).toBeGreaterThanOrEqual(24);

@@ -2,10 +2,11 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
 import { parseOutput, promptSource, renderDefinition } from '../../prompts/registry.js';
 import { type GenerateResponse, promptRequest } from '../../router/route-with-cascade/schemas.js';
+import { ModelInvocationError, ModelThrottledError, ModelTimeoutError } from '../../shared/errors.js';
 import { logger, metrics } from '../../shared/observability.js';
 import type { FactCandidate } from '../../shared/ports.js';
 import type { Ports } from '../../shared/runtime.js';
-import { checkFactValue, sanitizeText } from '../fact-safety.js';
+import { findInjection, sanitizeText } from '../fact-safety.js';
 import type { FactDraft, MemoryRules, RuleOutput } from './rules.js';
 import {
   type BusEvent,
@@ -17,12 +18,13 @@ import {
   FactCandidateSchema,
   MAX_DETAIL_BYTES,
   MAX_FACTS_PER_EVENT,
-  MAX_VALUE_CHARS,
   type ParsedUserEvent,
+  type RejectReason,
   type UserEventType,
 } from './schemas.js';
+import { checkTypedValue } from './values.js';
 
-export type ExtractDeps = Pick<Ports, 'facts' | 'workflows'> & {
+export type ExtractDeps = Pick<Ports, 'facts' | 'workflows' | 'guardrail'> & {
   rules: MemoryRules;
   /** Milliseconds since the epoch (tests move time). */
   now?: () => number;
@@ -37,8 +39,6 @@ const ModelFact = z.strictObject({
   value: z.string(),
   confidence: z.number(),
 });
-
-type RejectReason = 'attribute' | 'empty' | 'too-long' | 'injection' | 'confidence' | 'shape' | 'over-limit' | 'repeat';
 
 class Rejections {
   readonly counts: Partial<Record<RejectReason, number>> = {};
@@ -63,25 +63,49 @@ export function quoteMessage(text: string): string {
   return sanitizeText(text).text.replace(/</g, '&lt;');
 }
 
-function shorten(text: string): string {
-  const clean = sanitizeText(text).text;
-  // ASCII dots: NFKC (applied by the value check) would turn a single ellipsis character into three.
-  return clean.length <= MAX_VALUE_CHARS ? clean : `${clean.slice(0, MAX_VALUE_CHARS - 3)}...`;
+/** Errors of a guardrail call that mean "could not ask" (after the SDK's own retry): the value fails closed. */
+const GUARDRAIL_DOWN = new Set([ModelThrottledError.name, ModelTimeoutError.name, ModelInvocationError.name]);
+
+/** The guardrail's verdict on free text: undefined when it may be stored. */
+async function guardrailVerdict(text: string, deps: ExtractDeps): Promise<RejectReason | undefined> {
+  if (!deps.guardrail) return undefined;
+  try {
+    const { blocked, filters } = await deps.guardrail.check(text);
+    if (blocked) logger.info('guardrail blocked a fact value', { filters });
+    return blocked ? 'guardrail' : undefined;
+  } catch (err) {
+    if (!(err instanceof Error) || !GUARDRAIL_DOWN.has(err.name)) throw err;
+    logger.warn('guardrail unavailable: fact value rejected', { error: err.name });
+    return 'guardrail-unavailable';
+  }
 }
 
-/** A draft becomes a candidate only with an allowed attribute, a safe bounded value and a valid confidence. */
-function toCandidate(
+/**
+ * A draft becomes a candidate only under a declared attribute (a model's draft only under one declared
+ * `fromChat`), with a valid confidence and a value of the attribute's declared type. Free text is screened
+ * whole before it is cut (never cleaned into something storable), then checked by the guardrail if any.
+ */
+async function toCandidate(
   draft: FactDraft,
   ctx: EventContext,
-  rules: MemoryRules,
-): { candidate: FactCandidate } | { reason: RejectReason } {
-  const spec = rules.attributeSpec(draft.attribute);
-  if (!spec) return { reason: 'attribute' };
+  deps: ExtractDeps,
+): Promise<{ candidate: FactCandidate } | { reason: RejectReason }> {
+  const spec = deps.rules.attributeSpec(draft.attribute);
+  if (!spec || (draft.fromModel && !spec.fromChat)) return { reason: 'undeclared' };
+  if (spec.freeSegment !== undefined) {
+    // A family's free segment (interest.<x>, skill.<x>) is outside text too: ignore_all_rules is a sentence.
+    const verdict = findInjection(spec.freeSegment.replace(/[._]/g, ' '));
+    if (verdict) return { reason: verdict.reason };
+  }
   if (!Number.isFinite(draft.confidence) || draft.confidence < 0 || draft.confidence > 1) {
     return { reason: 'confidence' };
   }
-  const checked = checkFactValue(draft.shorten ? shorten(draft.value) : draft.value, MAX_VALUE_CHARS);
+  const checked = checkTypedValue(spec.value, draft.value, { shorten: draft.shorten === true });
   if (!checked.ok) return { reason: checked.reason };
+  if (spec.value.type === 'text' && typeof draft.value === 'string') {
+    const blocked = await guardrailVerdict(sanitizeText(draft.value).text, deps);
+    if (blocked) return { reason: blocked };
+  }
   const expiresAt = spec.ttlDays === undefined ? undefined : Math.floor(ctx.observedMs / 1000) + spec.ttlDays * 86_400;
   const candidate = FactCandidateSchema.safeParse({
     userId: ctx.userId,
@@ -147,9 +171,9 @@ async function draftsFromChat(
       rejections.add('confidence');
       continue;
     }
-    drafts.push({ ...fact.data, confidence: Math.min(confidence, deps.rules.chat.maxConfidence) });
+    drafts.push({ ...fact.data, confidence: Math.min(confidence, deps.rules.chat.maxConfidence), fromModel: true });
   }
-  return { drafts, rejected: 0 };
+  return { drafts, rejected: [] };
 }
 
 function countDrop(reason: DropReason): void {
@@ -175,6 +199,7 @@ export async function extractFacts(event: BusEvent, deps: ExtractDeps): Promise<
     facts: [],
     count: 0,
     rejected: 0,
+    rejectedBy: {},
     dropped: null,
   };
   const drop = (reason: DropReason, extra: Record<string, unknown> = {}): ExtractResult => {
@@ -220,12 +245,12 @@ export async function extractFacts(event: BusEvent, deps: ExtractDeps): Promise<
     // Rules are deterministic: an event that teaches nothing needs no idempotency record (most page views).
     if (output.drafts.length > 0 && !(await deps.facts.claimEvent(userId, event.id))) return drop('duplicate');
   }
-  rejections.add('shape', output.rejected);
+  for (const reason of output.rejected) rejections.add(reason);
 
   const facts: FactCandidate[] = [];
   const seen = new Set<string>();
   for (const draft of output.drafts) {
-    const made = toCandidate(draft, ctx, deps.rules);
+    const made = await toCandidate(draft, ctx, deps);
     if ('reason' in made) rejections.add(made.reason);
     else if (seen.has(made.candidate.attribute)) rejections.add('repeat');
     else if (made.candidate.expiresAt !== undefined && made.candidate.expiresAt * 1000 <= ctx.nowMs) continue;
@@ -240,7 +265,11 @@ export async function extractFacts(event: BusEvent, deps: ExtractDeps): Promise<
     logger.warn('fact candidates rejected', { eventId: event.id, detailType, rejected: rejections.counts });
   }
   metrics.addMetric('MemoryFactsExtracted', MetricUnit.Count, facts.length);
-  metrics.addMetric('MemoryFactsRejected', MetricUnit.Count, rejections.total);
+  for (const [reason, n] of Object.entries(rejections.counts)) {
+    const metric = metrics.singleMetric();
+    metric.addDimension('reason', reason);
+    metric.addMetric('MemoryFactsRejected', MetricUnit.Count, n);
+  }
   metrics.publishStoredMetrics();
-  return { ...result, facts, count: facts.length, rejected: rejections.total };
+  return { ...result, facts, count: facts.length, rejected: rejections.total, rejectedBy: rejections.counts };
 }

@@ -10,12 +10,15 @@ import type {
   UserEventDetail,
   UserLoggedInDetail,
 } from './schemas.js';
-import { MAX_ATTRIBUTE_CHARS } from './schemas.js';
+import { MAX_ATTRIBUTE_CHARS, MAX_VALUE_CHARS, type RejectReason } from './schemas.js';
+import { checkTypedValue, type ValueSpec, ValueSpecSchema } from './values.js';
 
 /**
- * The declared memory rules (config/memory-rules.yaml): which attributes a fact may have, and how each
- * structured user event becomes fact drafts. A draft is only a proposal: extract-facts.ts validates it
- * (attribute, value safety, limits) before it becomes a candidate for the store.
+ * The declared memory rules (config/memory-rules.yaml): which attributes a fact may have and the type of
+ * each one's value, and how each structured user event becomes fact drafts. Facts are allowlisted: a
+ * setting, an appState key or a page becomes a fact only under a declared name, and its value must fit
+ * the declared type (enum, number, boolean, pattern, or bounded free text, which is screened). A draft is
+ * only a proposal: extract-facts.ts validates it (attribute, typed value, limits) before it is stored.
  */
 
 const SEGMENT = '[a-z0-9][a-z0-9_]{0,39}';
@@ -23,6 +26,8 @@ const NAMESPACE = '[a-z][a-z0-9_]{0,29}';
 const EXACT_NAME = new RegExp(`^[a-z][a-z0-9_]{0,29}(\\.${SEGMENT}){1,2}$`);
 const FAMILY_NAME = new RegExp(`^[a-z][a-z0-9_]{0,29}(\\.${SEGMENT})?\\.\\*$`);
 const SEGMENT_ONLY = new RegExp(`^${SEGMENT}$`);
+/** The free segment of a family attribute: at most three words of at most 20 characters. */
+const FREE_SEGMENT = /^[a-z0-9]{1,20}(_[a-z0-9]{1,20}){0,2}$/;
 /** custom.<namespace>.<name>: integrators' own attributes, always allowed. */
 export const CUSTOM_ATTRIBUTE = new RegExp(`^custom\\.${NAMESPACE}\\.${SEGMENT}$`);
 
@@ -38,9 +43,14 @@ const regex = z.string().refine((source) => {
 const AttributeSpec = z.strictObject({
   name: z.string().refine((n) => EXACT_NAME.test(n) || FAMILY_NAME.test(n), 'is not an attribute name or family'),
   description: z.string().min(1).optional(),
+  /** The type every value of this attribute must have. */
+  value: ValueSpecSchema,
   ttlDays: z.number().int().positive().max(3650).optional(),
   fromChat: z.boolean().default(false),
 });
+
+/** Integrators' custom.<namespace>.<name> attributes hold bounded free text (screened like any free text). */
+export const CUSTOM_VALUE: ValueSpec = { type: 'text', maxLength: MAX_VALUE_CHARS, screen: 'standard' };
 
 const Confidence = z.number().min(0).max(1);
 const Prefix = z.string().regex(/^[a-z][a-z0-9_]*$/);
@@ -48,8 +58,13 @@ const Prefix = z.string().regex(/^[a-z][a-z0-9_]*$/);
 const RulesFile = z.strictObject({
   attributes: z.array(AttributeSpec).min(1),
   rules: z.strictObject({
-    settingsChanged: z.strictObject({ attributePrefix: Prefix, confidence: Confidence, ignore: z.array(regex) }),
-    errorOccurred: z.strictObject({ attributePrefix: Prefix, confidence: Confidence }),
+    settingsChanged: z.strictObject({ attributePrefix: Prefix, confidence: Confidence }),
+    errorOccurred: z.strictObject({
+      attributePrefix: Prefix,
+      confidence: Confidence,
+      /** What an error code must look like once normalised (E-500 → e_500); others are rejected, not cut. */
+      codePattern: regex,
+    }),
     pageViewed: z.strictObject({
       confidence: Confidence,
       topics: z.array(z.strictObject({ pattern: regex, topic: z.string().regex(SEGMENT_ONLY) })),
@@ -60,6 +75,8 @@ const RulesFile = z.strictObject({
       appState: z.record(z.string(), z.string()),
     }),
     userEvent: z.strictObject({
+      /** The type of each property a template may name ({feature}); a property of another type drops the fact. */
+      properties: z.record(z.string().regex(/^[A-Za-z0-9_]+$/), ValueSpecSchema),
       actions: z.record(
         z.string(),
         z.array(z.strictObject({ attribute: z.string(), value: z.string().min(1), confidence: Confidence })),
@@ -77,22 +94,34 @@ type RulesFile = z.infer<typeof RulesFile>;
 /** A proposed fact, before validation: attribute, raw value and confidence (the event supplies the rest). */
 export interface FactDraft {
   attribute: string;
-  value: string;
+  value: string | number | boolean;
   confidence: number;
-  /** Evidence text (an error message, a path) is shortened to the value limit instead of rejected. */
+  /** Evidence text (an error message) is screened whole, then shortened to its limit instead of rejected. */
   shorten?: boolean;
+  /** Proposed by the model: allowed only under attributes declared `fromChat`. */
+  fromModel?: boolean;
 }
 
-/** What a rule produced: drafts, and how many of the event's items could not become one. */
+/** What a rule produced: drafts, and why each of the event's items that could not become one was dropped. */
 export interface RuleOutput {
   drafts: FactDraft[];
-  rejected: number;
+  rejected: RejectReason[];
+}
+
+/** The declared attribute an attribute name falls under, with its value type. */
+export interface ResolvedAttribute {
+  name: string;
+  ttlDays?: number;
+  value: ValueSpec;
+  fromChat: boolean;
+  /** The free segment of a family (`interest.pricing` → pricing): outside text, screened like a value. */
+  freeSegment?: string;
 }
 
 export interface MemoryRules {
   readonly file: RulesFile;
   /** The declared attribute (exact or family) an attribute name falls under, or custom; undefined when not allowed. */
-  attributeSpec(attribute: string): { name: string; ttlDays?: number } | undefined;
+  attributeSpec(attribute: string): ResolvedAttribute | undefined;
   /** The attribute names (families as `prefix.*`) the extraction prompt offers the model. */
   chatAttributes(): string[];
   /** Fact drafts for a structured event (never ChatMessageSent: that one goes to the model). */
@@ -110,11 +139,16 @@ export function toSegment(raw: string): string | undefined {
     .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '_')
-    .replace(/^_+|_+$/g, '')
-    .slice(0, 40)
-    .replace(/_+$/, '');
+    .replace(/^_+|_+$/g, '');
+  // Longer names are rejected, not cut: a cut could leave a harmless-looking prefix of a sentence.
   return segment !== '' && SEGMENT_ONLY.test(segment) ? segment : undefined;
 }
+
+/** An error code as sent: ASCII letters, digits and _ . : - only. */
+const RAW_CODE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
+
+/** A path of plain segments: what an error fact may say about where it happened. */
+const PLAIN_PATH = /^(\/[A-Za-z0-9._~-]{1,40}){1,8}\/?$/;
 
 /** The path of a page reference: a full URL's pathname, or the text up to `?` / `#`. */
 export function pagePath(page: string): string {
@@ -128,21 +162,41 @@ export function pagePath(page: string): string {
   return page.split(/[?#]/)[0] ?? '';
 }
 
-const scalarText = (value: unknown): string | undefined =>
-  typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))
-    ? String(value)
-    : undefined;
+type Scalar = string | number | boolean;
+const isScalar = (value: unknown): value is Scalar =>
+  typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
 
-/** Fills `{property}` placeholders; undefined when a property is missing or not a scalar. */
-function fill(template: string, properties: Record<string, unknown>, asSegment: boolean): string | undefined {
-  let missing = false;
-  const text = template.replace(/\{([A-Za-z0-9_]+)\}/g, (_, name: string) => {
-    const value = scalarText(properties[name]);
-    const part = value === undefined ? undefined : asSegment ? toSegment(value) : value;
-    if (part === undefined) missing = true;
-    return part ?? '';
-  });
-  return missing ? undefined : text;
+const PLACEHOLDER = /\{([A-Za-z0-9_]+)\}/g;
+
+/**
+ * Fills `{property}` placeholders with each property's typed value (an enum's declared spelling, a
+ * number, a boolean); a template that is exactly one placeholder keeps the raw scalar for the value check.
+ */
+function fill(
+  template: string,
+  properties: Record<string, unknown>,
+  specs: Record<string, ValueSpec>,
+): { value: Scalar } | { reason: RejectReason } {
+  const whole = /^\{([A-Za-z0-9_]+)\}$/.exec(template);
+  let failed: RejectReason | undefined;
+  const part = (name: string): string => {
+    const raw = properties[name];
+    const spec = specs[name];
+    if (raw === undefined || raw === null) failed ??= 'shape';
+    else if (!isScalar(raw) || !spec) failed ??= 'type';
+    else {
+      const typed = checkTypedValue(spec, raw);
+      if (typed.ok) return typed.value;
+      failed ??= typed.reason;
+    }
+    return '';
+  };
+  if (whole) {
+    const value = part(whole[1] as string);
+    return failed ? { reason: failed } : { value };
+  }
+  const text = template.replace(PLACEHOLDER, (_, name: string) => part(name));
+  return failed ? { reason: failed } : { value: text };
 }
 
 /** Builds the rules from a parsed YAML document; throws ConfigurationError naming every problem. */
@@ -157,60 +211,87 @@ export function buildMemoryRules(raw: unknown): MemoryRules {
   const families = new Map(file.attributes.filter((a) => a.name.endsWith('.*')).map((a) => [a.name.slice(0, -2), a]));
   const rules = file.rules;
 
-  const attributeSpec = (attribute: string) => {
+  const resolve = (declared: RulesFile['attributes'][number], freeSegment?: string): ResolvedAttribute => ({
+    name: declared.name,
+    value: declared.value,
+    fromChat: declared.fromChat,
+    ...(declared.ttlDays === undefined ? {} : { ttlDays: declared.ttlDays }),
+    ...(freeSegment === undefined ? {} : { freeSegment }),
+  });
+  const attributeSpec = (attribute: string): ResolvedAttribute | undefined => {
     if (attribute.length > MAX_ATTRIBUTE_CHARS) return undefined;
-    if (CUSTOM_ATTRIBUTE.test(attribute)) return { name: 'custom.*' };
+    if (CUSTOM_ATTRIBUTE.test(attribute)) {
+      return { name: 'custom.*', value: CUSTOM_VALUE, fromChat: false, freeSegment: attribute.slice(7) };
+    }
     if (!EXACT_NAME.test(attribute)) return undefined;
-    const declared = exact.get(attribute) ?? families.get(attribute.slice(0, attribute.lastIndexOf('.')));
-    if (!declared) return undefined;
-    return declared.ttlDays === undefined
-      ? { name: declared.name }
-      : { name: declared.name, ttlDays: declared.ttlDays };
+    const declared = exact.get(attribute);
+    if (declared) return resolve(declared);
+    const cut = attribute.lastIndexOf('.');
+    const family = families.get(attribute.slice(0, cut));
+    const segment = attribute.slice(cut + 1);
+    // A family's free segment names one thing (python, machine_learning), never a sentence.
+    return family && FREE_SEGMENT.test(segment) ? resolve(family, segment) : undefined;
   };
 
-  for (const [what, attribute] of [
-    ['rules.userLoggedIn.lastLoginAttribute', rules.userLoggedIn.lastLoginAttribute],
-    ...Object.entries(rules.userLoggedIn.appState).map(([key, a]) => [`rules.userLoggedIn.appState.${key}`, a]),
-  ] as [string, string][]) {
-    if (!attributeSpec(attribute)) throw new ConfigurationError(`${what}: "${attribute}" is not a declared attribute`);
+  const declaredExactly = (what: string, attribute: string) => {
+    if (!exact.has(attribute)) throw new ConfigurationError(`${what}: "${attribute}" is not a declared attribute`);
+  };
+  declaredExactly('rules.userLoggedIn.lastLoginAttribute', rules.userLoggedIn.lastLoginAttribute);
+  for (const [key, attribute] of Object.entries(rules.userLoggedIn.appState)) {
+    declaredExactly(`rules.userLoggedIn.appState.${key}`, attribute);
   }
-  for (const [prefixWhat, prefix] of [
-    ['settingsChanged', rules.settingsChanged.attributePrefix],
-    ['errorOccurred', rules.errorOccurred.attributePrefix],
-  ] as const) {
-    if (!families.has(prefix)) throw new ConfigurationError(`rules.${prefixWhat}: "${prefix}.*" is not declared`);
+  const settingsPrefix = `${rules.settingsChanged.attributePrefix}.`;
+  if (![...exact.keys()].some((name) => name.startsWith(settingsPrefix))) {
+    throw new ConfigurationError(`rules.settingsChanged: no attribute ${settingsPrefix}<name> is declared`);
+  }
+  if (!families.has(rules.errorOccurred.attributePrefix)) {
+    throw new ConfigurationError(`rules.errorOccurred: "${rules.errorOccurred.attributePrefix}.*" is not declared`);
   }
   for (const topic of rules.pageViewed.topics) {
-    if (!families.has('interest')) throw new ConfigurationError('rules.pageViewed needs the interest.* attribute');
-    if (!attributeSpec(`interest.${topic.topic}`)) throw new ConfigurationError(`topic ${topic.topic} is invalid`);
+    if (!attributeSpec(`interest.${topic.topic}`)) {
+      throw new ConfigurationError(`rules.pageViewed: interest.${topic.topic} is not a declared attribute`);
+    }
   }
-  const ignore = rules.settingsChanged.ignore.map((r) => new RegExp(r, 'i'));
+  for (const [action, facts] of Object.entries(rules.userEvent.actions)) {
+    for (const fact of facts) {
+      for (const [, name] of `${fact.attribute} ${fact.value}`.matchAll(PLACEHOLDER)) {
+        if (!(name && name in rules.userEvent.properties)) {
+          throw new ConfigurationError(`rules.userEvent.actions.${action}: property {${name}} has no declared type`);
+        }
+      }
+      const sample = fact.attribute.replace(PLACEHOLDER, 'x');
+      if (!attributeSpec(sample)) {
+        throw new ConfigurationError(
+          `rules.userEvent.actions.${action}: "${fact.attribute}" is not a declared attribute`,
+        );
+      }
+    }
+  }
+  const codePattern = new RegExp(rules.errorOccurred.codePattern, 'u');
   const topics = rules.pageViewed.topics.map((t) => ({ pattern: new RegExp(t.pattern), topic: t.topic }));
 
   const settings = (d: SettingsChangedDetail): RuleOutput => {
     const drafts: FactDraft[] = [];
-    let rejected = 0;
+    const rejected: RejectReason[] = [];
     for (const [name, value] of Object.entries(d.settings)) {
       const segment = toSegment(name);
-      if (segment && ignore.some((r) => r.test(segment))) continue;
-      const text = scalarText(value);
-      if (!segment || text === undefined) {
-        rejected += 1;
-        continue;
-      }
-      drafts.push({
-        attribute: `${rules.settingsChanged.attributePrefix}.${segment}`,
-        value: text,
-        confidence: rules.settingsChanged.confidence,
-      });
+      const attribute = segment && `${settingsPrefix}${segment}`;
+      // Only declared settings are facts: an unknown name (a secret, an id, a sentence) is dropped and counted.
+      if (!attribute || !exact.has(attribute)) rejected.push('undeclared');
+      else if (!isScalar(value)) rejected.push('type');
+      else drafts.push({ attribute, value, confidence: rules.settingsChanged.confidence });
     }
     return { drafts, rejected };
   };
 
   const error = (d: ErrorOccurredDetail): RuleOutput => {
-    const code = toSegment(String(d.code));
-    if (!code) return { drafts: [], rejected: 1 };
-    const where = d.page ? ` (on ${pagePath(d.page) || d.page})` : '';
+    // A code is an identifier (E-500, ECONNRESET, payment_declined): checked as sent, then normalised.
+    const raw = String(d.code);
+    const code = RAW_CODE.test(raw) ? toSegment(raw) : undefined;
+    if (!code || !codePattern.test(code)) return { drafts: [], rejected: ['type'] };
+    const path = d.page === undefined ? '' : pagePath(d.page);
+    // The page is kept only as a plain path (letters, digits, - _ . ~ between slashes), else left out.
+    const where = PLAIN_PATH.test(path) ? ` (on ${path})` : '';
     return {
       drafts: [
         {
@@ -220,19 +301,18 @@ export function buildMemoryRules(raw: unknown): MemoryRules {
           shorten: true,
         },
       ],
-      rejected: 0,
+      rejected: [],
     };
   };
 
   const pageView = (d: PageViewedDetail): RuleOutput => {
     const path = pagePath(d.page);
     const match = topics.find((t) => t.pattern.test(path));
-    if (!match) return { drafts: [], rejected: 0 };
+    if (!match) return { drafts: [], rejected: [] };
+    // The declared topic is the fact, never the raw path (which is outside text).
     return {
-      drafts: [
-        { attribute: `interest.${match.topic}`, value: path, confidence: rules.pageViewed.confidence, shorten: true },
-      ],
-      rejected: 0,
+      drafts: [{ attribute: `interest.${match.topic}`, value: match.topic, confidence: rules.pageViewed.confidence }],
+      rejected: [],
     };
   };
 
@@ -244,12 +324,12 @@ export function buildMemoryRules(raw: unknown): MemoryRules {
         confidence: rules.userLoggedIn.confidence,
       },
     ];
-    let rejected = 0;
+    const rejected: RejectReason[] = [];
     for (const [key, attribute] of Object.entries(rules.userLoggedIn.appState)) {
       if (!d.appState || !(key in d.appState)) continue;
-      const text = scalarText(d.appState[key]);
-      if (text === undefined) rejected += 1;
-      else drafts.push({ attribute, value: text, confidence: rules.userLoggedIn.confidence });
+      const value = d.appState[key];
+      if (isScalar(value)) drafts.push({ attribute, value, confidence: rules.userLoggedIn.confidence });
+      else rejected.push('type');
     }
     return { drafts, rejected };
   };
@@ -258,12 +338,13 @@ export function buildMemoryRules(raw: unknown): MemoryRules {
     const declared = rules.userEvent.actions[d.action] ?? [];
     const properties = d.properties ?? {};
     const drafts: FactDraft[] = [];
-    let rejected = 0;
+    const rejected: RejectReason[] = [];
     for (const rule of declared) {
-      const attribute = fill(rule.attribute, properties, true);
-      const value = fill(rule.value, properties, false);
-      if (attribute === undefined || value === undefined) rejected += 1;
-      else drafts.push({ attribute, value, confidence: rule.confidence });
+      const attribute = fill(rule.attribute, properties, rules.userEvent.properties);
+      const value = fill(rule.value, properties, rules.userEvent.properties);
+      if ('reason' in attribute) rejected.push(attribute.reason);
+      else if ('reason' in value) rejected.push(value.reason);
+      else drafts.push({ attribute: String(attribute.value), value: value.value, confidence: rule.confidence });
     }
     return { drafts, rejected };
   };
@@ -286,7 +367,7 @@ export function buildMemoryRules(raw: unknown): MemoryRules {
         case 'UserEvent':
           return userEvent(event.detail);
         case 'ChatMessageSent':
-          return { drafts: [], rejected: 0 };
+          return { drafts: [], rejected: [] };
       }
     },
   };

@@ -136,6 +136,39 @@ export const DROP_REASONS = [
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 
+/**
+ * Why a fact candidate was rejected (counted per reason in the step's output and the
+ * MemoryFactsRejected{reason} metric; a rejected value is never stored, not even in part):
+ * - undeclared: a setting, attribute or model attribute the rules do not declare
+ * - type: a value outside its declared type (enum, number, boolean, pattern), or not a scalar
+ * - empty / too-long: free text with nothing visible, or longer than its declared bound
+ * - hidden-text: tag characters, bidi overrides or supplementary variation selectors
+ * - markup: HTML/XML, markdown headings, links, emphasis, fences, templates, role markers
+ * - encoded: base64 or percent-encoded text
+ * - mixed-script: a word mixing Latin, Cyrillic, Greek… letters (homoglyph spelling)
+ * - injection: text shaped like an instruction to a model, in any folded spelling or major language
+ * - guardrail / guardrail-unavailable: the Bedrock guardrail blocked it, or could not be asked (fail closed)
+ * - confidence, shape, over-limit, repeat: a malformed model item, a missing property, past the per-event cap, a repeated attribute
+ */
+export const REJECT_REASONS = [
+  'undeclared',
+  'type',
+  'empty',
+  'too-long',
+  'hidden-text',
+  'markup',
+  'encoded',
+  'mixed-script',
+  'injection',
+  'guardrail',
+  'guardrail-unavailable',
+  'confidence',
+  'shape',
+  'over-limit',
+  'repeat',
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
 export const ExtractResult = z.object({
   userId: z.string().nullable(),
   tenantId: z.string(),
@@ -146,6 +179,8 @@ export const ExtractResult = z.object({
   count: z.number().int().min(0),
   /** Candidates dropped by validation, the safety checks or the per-event limit. */
   rejected: z.number().int().min(0),
+  /** The same, per reason. */
+  rejectedBy: z.partialRecord(z.enum(REJECT_REASONS), z.number().int().positive()),
   dropped: z.enum(DROP_REASONS).nullable(),
 });
 export type ExtractResult = z.infer<typeof ExtractResult>;

@@ -2,6 +2,7 @@ import { createEdgeStore } from '../../edge/edge-store.js';
 import { config, requireResourceNames } from '../config.js';
 import type { Ports } from '../ports.js';
 import { createBedrockEmbedder } from './bedrock-embedder.js';
+import { createBedrockGuardrail } from './bedrock-guardrail.js';
 import { bedrockTextModel } from './bedrock-text-model.js';
 import { createDynamoEdgeIndex } from './dynamodb-edge-index.js';
 import { createDynamoFactStore } from './dynamodb-fact-store.js';
@@ -52,5 +53,6 @@ export function createAwsPorts(): Ports {
     edgeIndex: createDynamoEdgeIndex({ tableName: env.EDGE_INDEX_TABLE }),
     routingDecisions: createDynamoRoutingDecisions({ tableName: env.ROUTING_DECISIONS_TABLE }),
     workflows: createSfnWorkflows(),
+    ...(cfg.guardrail ? { guardrail: createBedrockGuardrail(cfg.guardrail) } : {}),
   };
 }
