@@ -462,6 +462,7 @@ function always(line: ReplayLine, modelId: string): Served {
 const unusedLedger: UsageLedger = {
   record: () => Promise.reject(new Error('the replay records no usage')),
   totals: () => Promise.reject(new Error('the replay reads no usage')),
+  day: () => Promise.reject(new Error('the replay reads no usage')),
 };
 
 function countBy(values: readonly string[]): string {

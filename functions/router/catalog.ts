@@ -14,10 +14,14 @@ const Model = z.object({
 });
 export type CatalogModel = z.infer<typeof Model>;
 
+/** An embedding model: billed on input tokens only (priced for the usage ledger; never routed to). */
+const EmbeddingModel = z.object({ id: z.string().min(1), inputPricePerMTok: z.number().nonnegative() });
+
 const CatalogFile = z.object({
   tiers: z.array(z.string().min(1)).min(1),
   defaultTier: z.string().min(1),
   models: z.array(Model).min(1),
+  embeddings: z.array(EmbeddingModel).default([]),
 });
 
 export interface ModelCatalog {
@@ -29,7 +33,7 @@ export interface ModelCatalog {
   models: readonly CatalogModel[];
   /** The model that serves a tier (the first one listed for it). */
   modelFor(tier: string): CatalogModel;
-  /** Cost of a call in nano-USD (integers add up exactly in the ledger). */
+  /** Cost of a call in nano-USD (integers add up exactly in the ledger); embedding models bill input tokens only; 0 for unknown models. */
   costNanoUsd(modelId: string, usage: { inputTokens: number; outputTokens: number }): number;
 }
 
@@ -37,7 +41,7 @@ export interface ModelCatalog {
 export function buildCatalog(raw: unknown): ModelCatalog {
   const parsed = CatalogFile.safeParse(raw);
   if (!parsed.success) throw new ConfigurationError(`Model catalog is invalid: ${parsed.error.message}`);
-  const { tiers, defaultTier, models } = parsed.data;
+  const { tiers, defaultTier, models, embeddings } = parsed.data;
   for (const m of models) {
     if (!tiers.includes(m.tier)) throw new ConfigurationError(`Model ${m.id} has undeclared tier "${m.tier}"`);
   }
@@ -45,7 +49,13 @@ export function buildCatalog(raw: unknown): ModelCatalog {
     if (!models.some((m) => m.tier === t)) throw new ConfigurationError(`Tier "${t}" has no model`);
   }
   if (!tiers.includes(defaultTier)) throw new ConfigurationError(`defaultTier "${defaultTier}" is not a declared tier`);
-  const byId = new Map(models.map((m) => [m.id, m]));
+  const byId = new Map<string, { inputPricePerMTok: number; outputPricePerMTok: number }>([
+    ...embeddings.map((m): [string, { inputPricePerMTok: number; outputPricePerMTok: number }] => [
+      m.id,
+      { inputPricePerMTok: m.inputPricePerMTok, outputPricePerMTok: 0 },
+    ]),
+    ...models.map((m): [string, CatalogModel] => [m.id, m]),
+  ]);
   return {
     tiers,
     defaultTier,

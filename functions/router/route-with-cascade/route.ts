@@ -6,6 +6,7 @@ import type { Ports } from '../../shared/runtime.js';
 import type { Budgets } from '../budgets.js';
 import type { ModelCatalog } from '../catalog.js';
 import { chooseTier, DEFAULT_MAX_TOKENS, inputTokensOf, judgeLabel, validateResponse } from '../policy.js';
+import { dayOf } from '../usage.js';
 import type {
   Budget,
   Classification,
@@ -20,10 +21,7 @@ import type {
 
 export type RouterDeps = Pick<Ports, 'config' | 'textModel' | 'usage'> & { catalog: ModelCatalog; budgets: Budgets };
 
-/** UTC day of a timestamp, the ledger's unit. */
-export function dayOf(epochMillis: number): string {
-  return new Date(epochMillis).toISOString().slice(0, 10);
-}
+export { dayOf };
 
 const NANO = 1e9;
 
@@ -166,6 +164,14 @@ async function record(state: RouteState, deps: RouterDeps, route: string[], esca
     requestId: state.requestId,
     route,
     models: calls.map((c) => c.modelId),
+    lines: calls.map((c) => ({
+      operation: c === state.classification.judge ? 'judge' : 'generation',
+      modelId: c.modelId,
+      calls: 1,
+      inputTokens: c.usage.inputTokens,
+      outputTokens: c.usage.outputTokens,
+      costNanoUsd: c.costNanoUsd,
+    })),
   });
   for (const c of calls) {
     const perTier = metrics.singleMetric();
