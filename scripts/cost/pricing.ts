@@ -118,6 +118,11 @@ export const Profile = z
     }),
     dynamodbStorageGb: z.number().nonnegative(),
     s3StorageGb: z.number().nonnegative(),
+    /**
+     * Keys the KeyValueStore holds in steady state: every maintainEdgeStore run reads the config key, describes the
+     * store, lists it all (50 keys a page) and deletes the expired answers (one UpdateKeys).
+     */
+    edgeStoreKeys: z.number().int().nonnegative().default(0),
     /** Bytes a CloudFront response carries on average (pre-generated answers and misses alike). */
     edgeResponseBytes: z.number().nonnegative().default(0),
     secretsManager: z.object({ secrets: z.number().nonnegative(), apiCallsPerMonth: z.number().nonnegative() }),
@@ -390,13 +395,17 @@ export function estimate(input: EstimateInput): Estimate {
   const kvs = u.keyValueStore;
   const logins = (profile.workloads.login ?? 0) * scale;
   const perLogin = measurement.login.keyValueStore.apiCalls;
+  const sweeps = profile.scheduledInvocations.maintainEdgeStore ?? 0;
+  const perSweep = 2 + Math.ceil(profile.edgeStoreKeys / 50) + (profile.edgeStoreKeys > 0 ? 1 : 0);
+  const apiCalls = kvs.apiCalls + sweeps * perSweep;
   add(
     'CloudFront Functions + KeyValueStore',
     cost(p['cloudFrontFunctions.invocation'], u.cloudFrontRequests) +
       cost(p['keyValueStore.read'], kvs.reads) +
-      cost(p['keyValueStore.apiCall'], kvs.apiCalls),
-    `${fmt(u.cloudFrontRequests)} function runs, ${fmt(kvs.reads)} KVS reads, ${fmt(kvs.apiCalls)} KVS API calls` +
-      (logins > 0 ? ` (${fmt(perLogin, 1)} per login)` : ''),
+      cost(p['keyValueStore.apiCall'], apiCalls),
+    `${fmt(u.cloudFrontRequests)} function runs, ${fmt(kvs.reads)} KVS reads, ${fmt(apiCalls)} KVS API calls (` +
+      (logins > 0 ? `${fmt(perLogin, 1)} per login; ` : '') +
+      `upkeep ${fmt(perSweep)} per sweep × ${fmt(sweeps)} sweeps)`,
   );
 
   const sm = profile.secretsManager;

@@ -201,10 +201,24 @@ describe('estimate (hand-computed fixture)', () => {
   });
 
   it('prices KeyValueStore API calls and says how many a login takes', () => {
-    // 100 logins × 6 calls = 600 × $1/1,000 = $0.60
+    // 100 logins × 6 calls = 600, plus 2,880 upkeep sweeps × 2 calls (GetKey config + Describe; the store is empty,
+    // no ListKeys page, nothing to delete) = 5,760 → 6,360 × $1/1,000 = $6.36
     const kvs = components.find((c) => c.name === 'CloudFront Functions + KeyValueStore');
-    expect(kvs?.monthlyUsd).toBeCloseTo(0.6, 12);
-    expect(kvs?.basis).toContain('(6 per login)');
+    expect(kvs?.monthlyUsd).toBeCloseTo(6.36, 12);
+    expect(kvs?.basis).toContain('(6 per login; upkeep 2 per sweep × 2,880 sweeps)');
+  });
+
+  it('counts the upkeep sweep of a full store: a ListKeys page per 50 keys and one delete', () => {
+    // 4,000 keys: GetKey + Describe + 80 ListKeys pages + 1 UpdateKeys = 83 per sweep × 2,880 = 239,040
+    // + 600 for the logins = 239,640 × $1/1,000 = $239.64
+    const result = estimate({
+      profile: { ...PROFILE, edgeStoreKeys: 4000 },
+      measurement: MEASUREMENT,
+      prices: PRICES,
+      region: 'us-east-1',
+      memoryMb: MEMORY,
+    });
+    expect(usd(result.components, 'CloudFront Functions + KeyValueStore')).toBeCloseTo(239.64, 10);
   });
 
   it('prices CloudWatch Logs from invocations and Express transitions', () => {
@@ -218,9 +232,9 @@ describe('estimate (hand-computed fixture)', () => {
       components.reduce((n, c) => n + c.monthlyUsd, 0),
       12,
     );
-    // 0.00225 + 0.01001825 + 0.04839156985 + 0.36286 + 88.8 + 0.25118875 + 0.046174 + 0.00011 + 0.001 + 0.6
-    // + 0.85 + 0.0059182756 = 90.9779
-    expect(totalMonthlyUsd).toBeCloseTo(90.9779, 3);
+    // 0.00225 + 0.01001825 + 0.04839156985 + 0.36286 + 88.8 + 0.25118875 + 0.046174 + 0.00011 + 0.001 + 6.36
+    // + 0.85 + 0.0059182756 = 96.7379
+    expect(totalMonthlyUsd).toBeCloseTo(96.7379, 3);
   });
 });
 
