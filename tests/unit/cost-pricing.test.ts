@@ -11,6 +11,7 @@ import {
   type WorkloadUnits,
 } from '../../scripts/cost/pricing.js';
 import { loadPrices, loadProfile } from '../../scripts/cost.js';
+import { renderChart, SCALES } from '../../scripts/cost-chart.js';
 
 // The calculator's arithmetic against figures computed by hand (the arithmetic is in the comments). The fixture
 // prices are REFERENCE.md's (and the assumed ones of config/prices.yaml), written out here so the sums stay fixed.
@@ -293,5 +294,24 @@ describe('the shipped configuration', () => {
 
   it.each(readdirSync(join('config', 'cost-profiles')))('parses the profile %s', (file) => {
     expect(loadProfile(join('config', 'cost-profiles', file)).assumptions.length).toBeGreaterThan(0);
+  });
+});
+
+describe('renderChart', () => {
+  it('draws the total and every component reaching 5% of it, with the 1× figures in the legend', () => {
+    const estimates = SCALES.map((scale) => run(scale));
+
+    const svg = renderChart('fixture chart', estimates);
+
+    // one line for the total plus one per component that is ≥ 5% of the total at some scale; the legend shows the
+    // 1× figures: total $96.74 → "$97", Aurora $88.80 → "$89"
+    const lines = svg.match(/<polyline /g) ?? [];
+    const shown = estimates[0]?.components.filter((c, i) =>
+      estimates.some((e) => (e.components[i]?.monthlyUsd ?? 0) >= 0.05 * e.totalMonthlyUsd),
+    );
+    expect(lines).toHaveLength(1 + (shown?.length ?? 0));
+    expect(svg).toContain('<title>fixture chart</title>');
+    expect(svg).toContain('Total ($97 at 1×)');
+    expect(svg).toContain('Aurora Serverless v2 ($89 at 1×)');
   });
 });
