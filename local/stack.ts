@@ -49,6 +49,8 @@ export interface LocalStack {
   ports: Ports;
   sfn: LocalStepFunctions;
   bus: LocalEventBus;
+  /** The local DynamoDB (dynalite) endpoint the adapters use (the cost calculator counts requests on its client). */
+  dynamoEndpoint: string;
   /** The local CloudFront KeyValueStore and the CloudFront Function of GET /precomputed/* running over it. */
   edge: { kvs: LocalKeyValueStore; edgeFunction: EdgeFunction };
   /** S3 PutObject on the documents bucket + the `Object Created` event EventBridge would deliver. */
@@ -157,6 +159,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     ports,
     sfn,
     bus,
+    dynamoEndpoint: dynamo.endpoint,
     edge: { kvs, edgeFunction },
     async putDocument(key, body, contentType) {
       checkKey(key);

@@ -23,6 +23,10 @@ import {
  *   4. check the state changes again: one recorded between 1 and 3 may have missed the answer in the index,
  *      so the publisher retracts its own answer (only its generation or an older one).
  * An invalidation records its change before it reads the index, so either it sees step 2 or step 4 sees it.
+ *
+ * publishEdgeAnswers runs the same four steps for all the answers of a login at once: every step is done for
+ * every answer before the next step starts, so each answer keeps the order above, and step 3 is one edge write
+ * (one DescribeKeyValueStore + one UpdateKeys for up to 50 keys) instead of one per answer ($1 per 1,000 calls).
  */
 
 export type EdgePorts = { edge: EdgeStore; edgeIndex: EdgeIndex };
@@ -50,45 +54,102 @@ export async function staleDependencies(index: EdgeIndex, dependencies: readonly
   return dependencies.filter((d) => isStale(d, changes[d.tag])).map((d) => d.tag);
 }
 
+/** Why an answer cannot be published (it exceeds its action's maximum), or undefined when it can. */
+export function oversizeReason(
+  request: Pick<PublishRequest, 'actionId' | 'text' | 'maxAnswerBytes'>,
+): string | undefined {
+  const bytes = Buffer.byteLength(request.text, 'utf8');
+  return bytes > request.maxAnswerBytes
+    ? `the ${request.actionId} answer is ${bytes} bytes; the action allows ${request.maxAnswerBytes} (config/edge-actions.yaml)`
+    : undefined;
+}
+
 /** Publishes an answer with the protocol above; AnswerTooLargeError when it exceeds the action's maximum. */
 export async function publishEdgeAnswer(request: PublishRequest, deps: EdgePorts): Promise<PublishOutcome> {
-  const bytes = Buffer.byteLength(request.text, 'utf8');
-  if (bytes > request.maxAnswerBytes) {
-    throw new AnswerTooLargeError(
-      `the ${request.actionId} answer is ${bytes} bytes; the action allows ${request.maxAnswerBytes} (config/edge-actions.yaml)`,
-    );
+  const [outcome] = await publishEdgeAnswers([request], deps);
+  return outcome as PublishOutcome;
+}
+
+/** The dependencies of each answer that the recorded state changes make stale (one read of the changes for all). */
+async function staleByAnswer(index: EdgeIndex, answers: readonly { dependencies: EdgeDependency[] }[]) {
+  const tags = [...new Set(answers.flatMap((a) => a.dependencies.map((d) => d.tag)))];
+  const changes = tags.length > 0 ? await index.changes(tags) : {};
+  return answers.map((a) => a.dependencies.filter((d) => isStale(d, changes[d.tag])).map((d) => d.tag));
+}
+
+/**
+ * Publishes several answers with the protocol above, each step for all of them at once: one edge write for the lot.
+ * Outcomes are in the order of the requests; AnswerTooLargeError (before anything is written) when one is too large.
+ */
+export async function publishEdgeAnswers(
+  requests: readonly PublishRequest[],
+  deps: EdgePorts,
+): Promise<PublishOutcome[]> {
+  for (const request of requests) {
+    const reason = oversizeReason(request);
+    if (reason) throw new AnswerTooLargeError(reason);
   }
-  const now = request.now ?? Date.now();
-  const key = answerKey(request.userId, request.actionId);
-  const generation = now;
-  const expiresAt = Math.floor(now / 1000) + request.ttlSeconds;
-  const entries = encodeAnswer(key, request.text, {
-    expiresAt,
-    generation,
-    ...(request.contentType ? { contentType: request.contentType } : {}),
+  const planned = requests.map((request) => {
+    const now = request.now ?? Date.now();
+    const key = answerKey(request.userId, request.actionId);
+    const expiresAt = Math.floor(now / 1000) + request.ttlSeconds;
+    const entries = encodeAnswer(key, request.text, {
+      expiresAt,
+      generation: now,
+      ...(request.contentType ? { contentType: request.contentType } : {}),
+    });
+    const record: EdgeAnswerRecord = {
+      key,
+      userId: request.userId,
+      actionId: request.actionId,
+      generation: now,
+      dependencies: request.dependencies,
+      expiresAt,
+    };
+    return { record, entries };
   });
+  const outcomes: (PublishOutcome | undefined)[] = requests.map(() => undefined);
 
-  const before = await staleDependencies(deps.edgeIndex, request.dependencies);
-  if (before.length > 0) return { status: 'stale', key, generation, staleTags: before };
-
-  const record: EdgeAnswerRecord = {
-    key,
-    userId: request.userId,
-    actionId: request.actionId,
-    generation,
-    dependencies: request.dependencies,
-    expiresAt,
-  };
-  await deps.edgeIndex.recordAnswer(record);
-  await deps.edge.putMany(entries);
-
-  const after = await staleDependencies(deps.edgeIndex, request.dependencies);
-  if (after.length > 0) {
-    await deleteEdgeAnswers([{ key, generation }], deps.edge);
-    await deps.edgeIndex.removeAnswer(record);
-    return { status: 'retracted', key, generation, staleTags: after };
+  // 1. check
+  const before = await staleByAnswer(deps.edgeIndex, requests);
+  const fresh = planned.filter((p, i) => {
+    const staleTags = before[i] as string[];
+    if (staleTags.length === 0) return true;
+    outcomes[i] = { status: 'stale', key: p.record.key, generation: p.record.generation, staleTags };
+    return false;
+  });
+  // 2. index, 3. write (one putMany: batches of ≤ 50 keys, an answer never split across batches)
+  for (const p of fresh) await deps.edgeIndex.recordAnswer(p.record);
+  if (fresh.length > 0) await deps.edge.putMany(fresh.flatMap((p) => p.entries));
+  // 4. re-check, and retract what a change made stale meanwhile
+  const after = await staleByAnswer(
+    deps.edgeIndex,
+    fresh.map((p) => p.record),
+  );
+  const retracted = fresh.filter((_, j) => (after[j] as string[]).length > 0);
+  if (retracted.length > 0) {
+    await deleteEdgeAnswers(
+      retracted.map((p) => ({ key: p.record.key, generation: p.record.generation })),
+      deps.edge,
+    );
+    for (const p of retracted) await deps.edgeIndex.removeAnswer(p.record);
   }
-  return { status: 'published', key, generation, bytes: storedBytes(entries), keys: entries.length, expiresAt };
+  fresh.forEach((p, j) => {
+    const i = planned.indexOf(p);
+    const staleTags = after[j] as string[];
+    outcomes[i] =
+      staleTags.length > 0
+        ? { status: 'retracted', key: p.record.key, generation: p.record.generation, staleTags }
+        : {
+            status: 'published',
+            key: p.record.key,
+            generation: p.record.generation,
+            bytes: storedBytes(p.entries),
+            keys: p.entries.length,
+            expiresAt: p.record.expiresAt,
+          };
+  });
+  return outcomes as PublishOutcome[];
 }
 
 /**

@@ -43,12 +43,16 @@ const AcceptanceCheck = z
   .refine((c) => (c.pattern === undefined) !== (c.schema === undefined), 'exactly one of pattern or schema');
 export type AcceptanceCheck = z.infer<typeof AcceptanceCheck>;
 
+/** An embedding model: billed on input tokens only (priced for the usage ledger; never routed to). */
+const EmbeddingModel = z.object({ id: z.string().min(1), inputPricePerMTok: z.number().nonnegative() });
+
 const CatalogFile = z.object({
   tiers: z.array(z.string().min(1)).min(1),
   defaultTier: z.string().min(1),
   models: z.array(Model).min(1),
   /** Per task type (as requests name it in taskType). */
   acceptance: z.record(z.string().min(1), AcceptanceCheck).default({}),
+  embeddings: z.array(EmbeddingModel).default([]),
 });
 
 export interface ModelCatalog {
@@ -60,7 +64,7 @@ export interface ModelCatalog {
   models: readonly CatalogModel[];
   /** The model that serves a tier (the first one listed for it). */
   modelFor(tier: string): CatalogModel;
-  /** Cost of a call in nano-USD (integers add up exactly in the ledger). */
+  /** Cost of a call in nano-USD (integers add up exactly in the ledger); embedding models bill input tokens only; 0 for unknown models. */
   costNanoUsd(modelId: string, usage: { inputTokens: number; outputTokens: number }): number;
   /** The acceptance check of a task type, if the catalog declares one (regular expressions compiled). */
   acceptanceFor(taskType: string | undefined): (AcceptanceCheck & { regex?: RegExp }) | undefined;
@@ -70,7 +74,7 @@ export interface ModelCatalog {
 export function buildCatalog(raw: unknown): ModelCatalog {
   const parsed = CatalogFile.safeParse(raw);
   if (!parsed.success) throw new ConfigurationError(`Model catalog is invalid: ${parsed.error.message}`);
-  const { tiers, defaultTier, models, acceptance } = parsed.data;
+  const { tiers, defaultTier, models, acceptance, embeddings } = parsed.data;
   const checks = new Map<string, AcceptanceCheck & { regex?: RegExp }>();
   for (const [taskType, check] of Object.entries(acceptance)) {
     let regex: RegExp | undefined;
@@ -92,7 +96,13 @@ export function buildCatalog(raw: unknown): ModelCatalog {
     if (!models.some((m) => m.tier === t)) throw new ConfigurationError(`Tier "${t}" has no model`);
   }
   if (!tiers.includes(defaultTier)) throw new ConfigurationError(`defaultTier "${defaultTier}" is not a declared tier`);
-  const byId = new Map(models.map((m) => [m.id, m]));
+  const byId = new Map<string, { inputPricePerMTok: number; outputPricePerMTok: number }>([
+    ...embeddings.map((m): [string, { inputPricePerMTok: number; outputPricePerMTok: number }] => [
+      m.id,
+      { inputPricePerMTok: m.inputPricePerMTok, outputPricePerMTok: 0 },
+    ]),
+    ...models.map((m): [string, CatalogModel] => [m.id, m]),
+  ]);
   return {
     tiers,
     defaultTier,

@@ -101,11 +101,29 @@ export interface UsageRecord {
   escalations: number;
 }
 
+/** One model's share of a request, by operation (`generation`, `judge`, `embed-ingest`, `embed-query`). */
+export interface UsageLine {
+  operation: string;
+  modelId: string;
+  /** Model calls. */
+  calls: number;
+  inputTokens: number;
+  outputTokens: number;
+  costNanoUsd: number;
+}
+
 /** Per-request usage, as recorded once per request id (no user id: erasure must not have to find it here). */
 export interface RequestUsage extends UsageRecord {
   requestId: string;
   route: string[];
   models: string[];
+  /** The same usage by operation and model (the day's breakdown adds them up). */
+  lines?: UsageLine[];
+}
+
+/** A tenant's day: the totals and their breakdown by operation and model. */
+export interface DayUsage extends UsageRecord {
+  lines: UsageLine[];
 }
 
 /** Tokens and cost per tenant per UTC day (DynamoDB, atomic ADD). */
@@ -114,6 +132,8 @@ export interface UsageLedger {
   record(tenantId: string, day: string, usage: RequestUsage): Promise<boolean>;
   /** The tenant's totals for a day (zeros when nothing was recorded). */
   totals(tenantId: string, day: string): Promise<UsageRecord>;
+  /** The tenant's totals for a day with their breakdown by operation and model (empty when nothing was recorded). */
+  day(tenantId: string, day: string): Promise<DayUsage>;
 }
 
 /** A fact about a user, as extracted from an event (before it is stored). */

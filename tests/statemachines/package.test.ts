@@ -519,6 +519,7 @@ describe('sls package', () => {
       'DELETE /v1/me',
       'DELETE /v1/me/facts/{attribute}',
       'GET /v1/me/facts',
+      'GET /v1/usage',
       'POST /v1/ask',
       'POST /v1/chat',
       'POST /v1/generate',

@@ -1,4 +1,9 @@
-import { deleteEdgeAnswers, type PublishRequest, publishEdgeAnswer } from '../../functions/edge/edge-answers.js';
+import {
+  deleteEdgeAnswers,
+  type PublishRequest,
+  publishEdgeAnswer,
+  publishEdgeAnswers,
+} from '../../functions/edge/edge-answers.js';
 import {
   ANSWER_KEY_PREFIX,
   answerKey,
@@ -112,6 +117,57 @@ beforeEach(() => {
   api = createLocalKeyValueStore();
   edge = createLocalEdgeStore(api, { sleep: noWait });
   edgeIndex = createMemoryEdgeIndex();
+});
+
+describe("publishEdgeAnswers (a login's answers at once)", () => {
+  const TICKET = 'ticket:T-7';
+  const briefing = () => request();
+  const reply = () =>
+    request({ actionId: 'urgent-ticket-reply', text: textOf(900), dependencies: [{ tag: TICKET, version: LOGIN }] });
+
+  it('indexes every answer before the one write, and writes them all in one UpdateKeys', async () => {
+    let indexedAtWrite: string[] = [];
+    const observed = hooked(edge, {
+      beforePut: async () => {
+        indexedAtWrite = (await edgeIndex.answersForUser(ALICE)).map((r) => r.actionId).sort();
+      },
+    });
+
+    const outcomes = await publishEdgeAnswers([briefing(), reply()], { edge: observed, edgeIndex });
+
+    expect(outcomes.map((o) => o.status)).toEqual(['published', 'published']);
+    expect(indexedAtWrite).toEqual(['morning-briefing', 'urgent-ticket-reply']);
+    expect(api.stats.updates).toBe(1);
+    expect((await decodeAnswer(answerKey(ALICE, 'urgent-ticket-reply'), edge.get, NOW_SECONDS))?.text).toBe(
+      textOf(900),
+    );
+  });
+
+  it('retracts only the answer a change made stale between the write and the re-check', async () => {
+    const racing = hooked(edge, {
+      afterPut: async () => {
+        await edgeIndex.markChanged(TICKET, { at: LOGIN + 1, eventId: 'evt-ticket', values: {} });
+      },
+    });
+
+    const outcomes = await publishEdgeAnswers([briefing(), reply()], { edge: racing, edgeIndex });
+
+    expect(outcomes).toEqual([
+      expect.objectContaining({ status: 'published', key: answerKey(ALICE, 'morning-briefing') }),
+      { status: 'retracted', key: answerKey(ALICE, 'urgent-ticket-reply'), generation: NOW, staleTags: [TICKET] },
+    ]);
+    expect(await edge.get(answerKey(ALICE, 'urgent-ticket-reply'))).toBeUndefined();
+    expect(await edge.get(answerKey(ALICE, 'morning-briefing'))).toBeDefined();
+    expect((await edgeIndex.answersForUser(ALICE)).map((r) => r.actionId)).toEqual(['morning-briefing']);
+  });
+
+  it('refuses the batch before any write when one answer is over its maximum', async () => {
+    const call = publishEdgeAnswers([briefing(), request({ actionId: 'x', text: textOf(5000) })], { edge, edgeIndex });
+
+    await expect(call).rejects.toMatchObject({ name: 'AnswerTooLargeError' });
+    expect(api.stats.updates).toBe(0);
+    expect(await edgeIndex.answersForUser(ALICE)).toEqual([]);
+  });
 });
 
 describe('publishEdgeAnswer', () => {

@@ -398,34 +398,92 @@ describe('generateEdgeAnswer', () => {
 });
 
 describe('publishToEdge', () => {
-  it('publishes the generated answer under the planned dependencies and reports the key and bytes', async () => {
+  const answerOf = (text: string) => ({ text, model: 'm', servedBy: 'm', requestId: 'req-1' });
+
+  async function generated(texts: Record<string, string>) {
     const context = await aliceLogin();
-    const action = predictNextActions(context, CATALOG).find((p) => p.actionId === 'deployment-status');
-    if (!action) throw new Error('deployment-status was not predicted');
-    const answer = { text: 'Deployment dep-42 succeeded.', model: 'm', servedBy: 'm', requestId: 'req-1' };
+    const planned = predictNextActions(context, CATALOG);
+    return {
+      context,
+      results: planned.map((action) => ({ action, context, answer: answerOf(texts[action.actionId] ?? 'An answer.') })),
+      planned,
+    };
+  }
 
-    const result = await publishToEdge({ action, context, answer }, { edge, edgeIndex, now: () => READ_AT });
+  it('publishes every answer of the login in one UpdateKeys, under the planned dependencies', async () => {
+    const { context, results, planned } = await generated({ 'deployment-status': 'Deployment dep-42 succeeded.' });
+    expect(planned.length).toBe(3);
 
+    const out = await publishToEdge({ context, results }, { edge, edgeIndex, now: () => READ_AT });
+
+    expect(out).toEqual(
+      planned.map((p) => ({
+        actionId: p.actionId,
+        status: 'published',
+        key: answerKey(ALICE.userId, p.actionId),
+        bytes: expect.any(Number),
+      })),
+    );
+    // one write for three answers (each of them its own UpdateKeys before)
+    expect(kvs.stats.updates).toBe(1);
     const key = answerKey(ALICE.userId, 'deployment-status');
-    expect(result).toEqual({ actionId: 'deployment-status', status: 'published', key, bytes: expect.any(Number) });
-    expect((await decodeAnswer(key, edge.get, Math.floor(READ_AT / 1000)))?.generation).toBe(READ_AT);
-    expect((await edgeIndex.answersForUser(ALICE.userId))[0]?.dependencies).toEqual(action.dependencies);
+    expect((await decodeAnswer(key, edge.get, Math.floor(READ_AT / 1000)))?.text).toBe('Deployment dep-42 succeeded.');
+    const indexed = await edgeIndex.answersForUser(ALICE.userId);
+    expect(indexed.map((r) => r.actionId).sort()).toEqual(planned.map((p) => p.actionId).sort());
+    expect(indexed.find((r) => r.actionId === 'deployment-status')?.dependencies).toEqual(
+      planned.find((p) => p.actionId === 'deployment-status')?.dependencies,
+    );
   });
 
-  it('reports a stale answer without publishing it', async () => {
-    const context = await aliceLogin();
-    const action = predictNextActions(context, CATALOG).find((p) => p.actionId === 'deployment-status');
-    if (!action) throw new Error('deployment-status was not predicted');
+  it('reports a stale answer without publishing it, and publishes the others', async () => {
+    const { context, results } = await generated({});
     await edgeIndex.markChanged(DEPLOYMENT_TAG, { at: LOGIN_AT + 1, eventId: 'evt-deploy', values: {} });
-    const answer = { text: 'Deployment dep-42 succeeded.', model: 'm', servedBy: 'm', requestId: 'req-1' };
 
-    const result = await publishToEdge({ action, context, answer }, { edge, edgeIndex, now: () => READ_AT });
+    const out = await publishToEdge({ context, results }, { edge, edgeIndex, now: () => READ_AT });
 
-    expect(result).toEqual({
-      actionId: 'deployment-status',
-      status: 'stale',
-      key: answerKey(ALICE.userId, 'deployment-status'),
+    const byAction = Object.fromEntries(out.map((r) => [r.actionId, r.status]));
+    // morning-briefing and deployment-status depend on the deployment; the ticket reply does not
+    expect(byAction).toEqual({
+      'morning-briefing': 'stale',
+      'deployment-status': 'stale',
+      'urgent-ticket-reply': 'published',
     });
+    expect(kvs.stats.updates).toBe(1);
+    expect(await kvs.getKey(answerKey(ALICE.userId, 'deployment-status'))).toBeUndefined();
+  });
+
+  it('passes failed branches through and fails an answer over its maximum, publishing the rest', async () => {
+    const { context, results, planned } = await generated({ 'deployment-status': 'x'.repeat(2049) });
+    const failedBranch = {
+      actionId: 'urgent-ticket-reply',
+      status: 'failed' as const,
+      failure: { Error: 'ModelThrottledError', Cause: 'slow down' },
+    };
+    const mixed = results.map((r) => (r.action.actionId === 'urgent-ticket-reply' ? failedBranch : r));
+    expect(planned.find((p) => p.actionId === 'deployment-status')?.maxAnswerBytes).toBe(2048);
+
+    const out = await publishToEdge({ context, results: mixed }, { edge, edgeIndex, now: () => READ_AT });
+
+    expect(out.find((r) => r.actionId === 'urgent-ticket-reply')).toEqual(failedBranch);
+    expect(out.find((r) => r.actionId === 'deployment-status')).toMatchObject({
+      status: 'failed',
+      failure: { Error: 'AnswerTooLargeError', Cause: expect.stringContaining('2049 bytes') },
+    });
+    expect(out.find((r) => r.actionId === 'morning-briefing')?.status).toBe('published');
+    expect(kvs.stats.updates).toBe(1);
+  });
+
+  it('writes nothing when no branch generated an answer', async () => {
+    const context = await aliceLogin();
+    const failed = {
+      actionId: 'morning-briefing',
+      status: 'failed' as const,
+      failure: { Error: 'AllTiersFailedError' },
+    };
+
+    const out = await publishToEdge({ context, results: [failed] }, { edge, edgeIndex, now: () => READ_AT });
+
+    expect(out).toEqual([failed]);
     expect(kvs.stats.updates).toBe(0);
   });
 });
@@ -472,6 +530,28 @@ describe('recordEdgeIndex', () => {
       stateVersion: LOGIN_AT,
       expiresAt: Math.floor(READ_AT / 1000) + CONTEXT_TTL_SECONDS,
     });
+  });
+
+  it('counts generated answers as failed when PublishToEdge failed, and still stores the login state', async () => {
+    const context = await aliceLogin();
+    const [action] = predictNextActions(context, CATALOG);
+    if (!action) throw new Error('nothing was predicted');
+    const answer = { text: 'An answer.', model: 'm', servedBy: 'm', requestId: 'req-1' };
+
+    const summary = await recordEdgeIndex(
+      {
+        context,
+        results: [{ action, context, answer }],
+        publishFailure: { Error: 'EdgeStoreConflictError', Cause: 'the ETag kept changing' },
+      },
+      { edgeIndex, ...clock },
+    );
+
+    expect(summary.published).toEqual([]);
+    expect(summary.notPublished).toEqual([
+      { actionId: action.actionId, status: 'failed', error: 'EdgeStoreConflictError' },
+    ]);
+    expect(summary.contextStored).toBe(true);
   });
 
   it('keeps a newer login state when an older run records late', async () => {

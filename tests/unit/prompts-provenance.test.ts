@@ -28,6 +28,7 @@ const answerPrompt = loadPrompt('answer-question', registry);
 const usage: UsageLedger = {
   record: async () => true,
   totals: async () => ({ inputTokens: 0, outputTokens: 0, costNanoUsd: 0, requests: 0, escalations: 0 }),
+  day: async () => ({ inputTokens: 0, outputTokens: 0, costNanoUsd: 0, requests: 0, escalations: 0, lines: [] }),
 };
 const budget: Budget = { dailyUsd: 10, spentUsd: 0, policy: 'refuse', tierCap: null, inputTokens: 10 };
 const classification: Classification = {

@@ -96,11 +96,15 @@ describe('edge pre-generation and invalidation (local runtime)', () => {
   const stored = async (user: string, action: string) => stack.edge.kvs.getKey(answerKey(user, action));
 
   it('publishes the 3 predicted answers at login; the edge serves them to their user only', async () => {
+    const updatesBefore = stack.edge.kvs.stats.updates;
+
     const runs = await put(login('alice', stateOf('1')));
 
     const [pregeneration] = byMachine(runs, 'pregenerate-on-login');
     expect(pregeneration?.status).toBe('SUCCEEDED');
     expect(pregeneration?.output).toMatchObject({ published: ACTIONS, notPublished: [] });
+    // all three in one UpdateKeys (PublishToEdge after the Map), not one call per answer
+    expect(stack.edge.kvs.stats.updates - updatesBefore).toBe(1);
     for (const action of ACTIONS) {
       const hit = await get(`/precomputed/${action}`, 'alice');
       expect(hit).toMatchObject({ status: 200, cache: 'Hit' });

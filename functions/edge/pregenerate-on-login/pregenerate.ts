@@ -19,7 +19,7 @@ import {
   predictActions,
   renderAppStateBlock,
 } from '../edge-actions.js';
-import { type PublishOutcome, publishEdgeAnswer } from '../edge-answers.js';
+import { oversizeReason, type PublishOutcome, type PublishRequest, publishEdgeAnswers } from '../edge-answers.js';
 import {
   type BranchResult,
   type BusEvent,
@@ -28,7 +28,7 @@ import {
   LOGIN_EVENT,
   LoginDetail,
   type PlannedAction,
-  type PublishInput,
+  type PublishAllInput,
   type RecordInput,
   RegenerationDetail,
   type UserContext,
@@ -174,33 +174,69 @@ export async function generateEdgeAnswer(
   return { text: routed.text, model: routed.model, servedBy: routed.servedBy, requestId };
 }
 
-/** PublishToEdge: publishes one answer with the ordering protocol of edge-answers.ts. */
+/**
+ * PublishToEdge: publishes every answer the Map generated for the login at once, with the ordering protocol of
+ * edge-answers.ts applied to each (one edge write for all of them); results in the Map's order, failed branches
+ * and answers over their action's maximum (AnswerTooLargeError) reported as failed.
+ */
 export async function publishToEdge(
-  input: PublishInput,
+  input: PublishAllInput,
   deps: Pick<Ports, 'edge' | 'edgeIndex'> & Clock,
-): Promise<BranchResult> {
-  const outcome: PublishOutcome = await publishEdgeAnswer(
-    {
+): Promise<BranchResult[]> {
+  const results: (BranchResult | undefined)[] = input.results.map((r) => ('status' in r ? r : undefined));
+  const queued: { index: number; request: PublishRequest }[] = [];
+  input.results.forEach((r, index) => {
+    if ('status' in r) return;
+    const request: PublishRequest = {
       userId: input.context.userId,
-      actionId: input.action.actionId,
-      text: input.answer.text,
-      dependencies: input.action.dependencies,
-      ttlSeconds: input.action.ttlSeconds,
-      maxAnswerBytes: input.action.maxAnswerBytes,
+      actionId: r.action.actionId,
+      text: r.answer.text,
+      dependencies: r.action.dependencies,
+      ttlSeconds: r.action.ttlSeconds,
+      maxAnswerBytes: r.action.maxAnswerBytes,
       ...(deps.now ? { now: deps.now() } : {}),
-    },
+    };
+    const oversize = oversizeReason(request);
+    if (oversize) {
+      results[index] = {
+        actionId: request.actionId,
+        status: 'failed',
+        failure: { Error: 'AnswerTooLargeError', Cause: oversize },
+      };
+    } else queued.push({ index, request });
+  });
+  const outcomes: PublishOutcome[] = await publishEdgeAnswers(
+    queued.map((q) => q.request),
     deps,
   );
-  if (outcome.status !== 'published') {
-    logger.info('edge answer not published: a state change made it stale', {
-      actionId: input.action.actionId,
-      status: outcome.status,
-      // kinds only: a tag can hold a user id (user:<id>:facts), and CloudWatch Logs are out of erasure's reach
-      staleTagKinds: [...new Set(outcome.staleTags.map((tag) => tag.split(':')[0]))],
-    });
-    return { actionId: input.action.actionId, status: outcome.status, key: outcome.key };
-  }
-  return { actionId: input.action.actionId, status: 'published', key: outcome.key, bytes: outcome.bytes };
+  outcomes.forEach((outcome, j) => {
+    const { index, request } = queued[j] as { index: number; request: PublishRequest };
+    if (outcome.status !== 'published') {
+      logger.info('edge answer not published: a state change made it stale', {
+        actionId: request.actionId,
+        status: outcome.status,
+        // kinds only: a tag can hold a user id (user:<id>:facts), and CloudWatch Logs are out of erasure's reach
+        staleTagKinds: [...new Set(outcome.staleTags.map((tag) => tag.split(':')[0]))],
+      });
+      results[index] = { actionId: request.actionId, status: outcome.status, key: outcome.key };
+    } else {
+      results[index] = { actionId: request.actionId, status: 'published', key: outcome.key, bytes: outcome.bytes };
+    }
+  });
+  return results as BranchResult[];
+}
+
+/** The results RecordEdgeIndex reports: answers generated but never published (PublishToEdge failed) count as failed. */
+function finalResults(input: RecordInput): BranchResult[] {
+  return input.results.map((r) =>
+    'status' in r
+      ? r
+      : {
+          actionId: r.action.actionId,
+          status: 'failed' as const,
+          failure: input.publishFailure ?? { Error: 'NotPublished', Cause: 'PublishToEdge did not run' },
+        },
+  );
 }
 
 export interface RunSummary {
@@ -220,8 +256,9 @@ export async function recordEdgeIndex(input: RecordInput, deps: Pick<Ports, 'edg
     stateVersion: input.context.stateVersion,
     expiresAt: Math.floor(now / 1000) + CONTEXT_TTL_SECONDS,
   });
-  const published = input.results.filter((r) => r.status === 'published').map((r) => r.actionId);
-  const notPublished = input.results
+  const results = finalResults(input);
+  const published = results.filter((r) => r.status === 'published').map((r) => r.actionId);
+  const notPublished = results
     .filter((r) => r.status !== 'published')
     .map((r) => ({ actionId: r.actionId, status: r.status, ...(r.failure ? { error: r.failure.Error } : {}) }));
   metrics.addMetric('EdgeAnswersPublished', MetricUnit.Count, published.length);

@@ -1,5 +1,5 @@
 import { taskHandler } from '../../shared/task-handler.js';
 import { publishToEdge } from './pregenerate.js';
-import { PublishInput } from './schemas.js';
+import { PublishAllInput } from './schemas.js';
 
-export const handler = taskHandler(PublishInput, (input, deps) => publishToEdge(input, deps));
+export const handler = taskHandler(PublishAllInput, (input, deps) => publishToEdge(input, deps));

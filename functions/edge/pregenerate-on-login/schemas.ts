@@ -104,7 +104,7 @@ export type GeneratedAnswer = z.infer<typeof GeneratedAnswer>;
 export const PublishInput = GenerateInput.extend({ answer: GeneratedAnswer });
 export type PublishInput = z.infer<typeof PublishInput>;
 
-/** What each Map branch ends with: a publish outcome, or the error its Catch caught. */
+/** The outcome of one predicted action: published (or not, and why), or the error that stopped it. */
 export const BranchResult = z.object({
   actionId: z.string(),
   status: z.enum(['published', 'stale', 'retracted', 'failed']),
@@ -115,5 +115,21 @@ export const BranchResult = z.object({
 });
 export type BranchResult = z.infer<typeof BranchResult>;
 
-export const RecordInput = z.object({ context: UserContext, results: z.array(BranchResult) });
+/** What each Map branch ends with: a generated answer (to publish), or the error its Catch caught. */
+export const GeneratedOrFailed = z.union([PublishInput, BranchResult]);
+export type GeneratedOrFailed = z.infer<typeof GeneratedOrFailed>;
+
+/** PublishToEdge's input: the login's context and the Map's results (published all at once). */
+export const PublishAllInput = z.object({ context: UserContext, results: z.array(GeneratedOrFailed) });
+export type PublishAllInput = z.infer<typeof PublishAllInput>;
+
+/**
+ * RecordEdgeIndex's input: PublishToEdge's results, or, when PublishToEdge failed (its Catch put the error in
+ * publishFailure), the Map's results, whose generated answers were then not published.
+ */
+export const RecordInput = z.object({
+  context: UserContext,
+  results: z.array(GeneratedOrFailed),
+  publishFailure: z.object({ Error: z.string(), Cause: z.string().optional() }).optional(),
+});
 export type RecordInput = z.infer<typeof RecordInput>;

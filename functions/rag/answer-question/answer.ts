@@ -1,14 +1,32 @@
+import { randomUUID } from 'node:crypto';
 import { renderPrompt } from '../../prompts/registry.js';
 import type { GenerateResponse } from '../../router/route-with-cascade/schemas.js';
+import { recordEmbeddingUsage } from '../../router/usage.js';
 import type { Ports } from '../../shared/runtime.js';
 import * as index from '../chunk-index.js';
-import type { Answer, AskInput, GenerateInput, Hit } from './schemas.js';
+import type { Answer, AskInput, EmbedQueryInput, GenerateInput, Hit } from './schemas.js';
 
 type Deps = Pick<Ports, 'config' | 'sql' | 'embedder' | 'workflows'>;
 
-/** EmbedQuery: the question as a vector, with the same embedder that indexed the documents. */
-export async function embedQuery(input: AskInput, deps: Deps): Promise<{ embedding: number[] }> {
+/**
+ * EmbedQuery: the question as a vector, with the same embedder that indexed the documents, billed to the tenant
+ * (once per execution when the machine passes its name as requestId).
+ */
+export async function embedQuery(
+  input: EmbedQueryInput,
+  deps: Deps & Pick<Ports, 'usage'>,
+): Promise<{ embedding: number[] }> {
   const [embedding] = await deps.embedder.embed([input.question]);
+  await recordEmbeddingUsage(
+    {
+      tenantId: input.tenantId,
+      operation: 'embed-query',
+      requestId: input.requestId ?? randomUUID(),
+      modelId: deps.embedder.modelId,
+      texts: [input.question],
+    },
+    deps,
+  );
   return { embedding: embedding ?? [] };
 }
 

@@ -1,5 +1,5 @@
 import { taskHandler } from '../../shared/task-handler.js';
 import { embedQuery } from './answer.js';
-import { AskInput } from './schemas.js';
+import { EmbedQueryInput } from './schemas.js';
 
-export const handler = taskHandler(AskInput, (input, deps) => embedQuery(input, deps));
+export const handler = taskHandler(EmbedQueryInput, (input, deps) => embedQuery(input, deps));

@@ -11,6 +11,10 @@ export const AskInput = z.object({
 });
 export type AskInput = z.infer<typeof AskInput>;
 
+/** EmbedQuery's input: the question, and the execution's name so a retried step bills the embedding once. */
+export const EmbedQueryInput = AskInput.extend({ requestId: z.string().min(1).max(256).optional() });
+export type EmbedQueryInput = z.infer<typeof EmbedQueryInput>;
+
 export const SearchInput = AskInput.extend({ embedding: z.array(z.number()).min(1) });
 
 export const Hit = z.object({

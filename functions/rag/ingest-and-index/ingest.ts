@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { recordEmbeddingUsage } from '../../router/usage.js';
 import {
   DocumentNotFoundError,
   DocumentSupersededError,
@@ -13,6 +14,7 @@ import { type Chunk, chunkDocument, resolveContentType } from './chunker.js';
 import type { BatchInput, Chunking, FailureInput, LoadedDocument, S3ObjectEvent } from './schemas.js';
 
 type Deps = Pick<Ports, 'config' | 'documents' | 'staging' | 'sql' | 'embedder' | 'events'>;
+type EmbedDeps = Deps & Pick<Ports, 'usage'>;
 
 /** `tenants/<id>/…` belongs to tenant <id>; every other key to `default`. */
 export function tenantOf(documentKey: string): string {
@@ -151,10 +153,24 @@ export function indexRows(
   }));
 }
 
-/** EmbedBatch: embeds one staged batch and stages the vectors (a retry re-embeds only this batch). */
-export async function embedBatch(input: BatchInput, deps: Deps): Promise<{ batch: number; embedded: number }> {
+/**
+ * EmbedBatch: embeds one staged batch, bills it to the tenant (once per version and batch, whatever the retries)
+ * and stages the vectors (a retry re-embeds only this batch).
+ */
+export async function embedBatch(input: BatchInput, deps: EmbedDeps): Promise<{ batch: number; embedded: number }> {
   const chunks = await readJson<Chunk[]>(deps, chunkBatchKey(input.documentKey, input.version, input.batch.index));
-  const vectors = await deps.embedder.embed(chunks.map(embeddingInput));
+  const texts = chunks.map(embeddingInput);
+  const vectors = await deps.embedder.embed(texts);
+  await recordEmbeddingUsage(
+    {
+      tenantId: input.tenantId,
+      operation: 'embed-ingest',
+      requestId: `${input.documentKey}@${input.version}#${input.batch.index}`,
+      modelId: deps.embedder.modelId,
+      texts,
+    },
+    deps,
+  );
   await deps.staging.put(
     embeddingBatchKey(input.documentKey, input.version, input.batch.index),
     JSON.stringify(vectors),

@@ -29,7 +29,7 @@ export function replayDeps(
   return {
     config,
     textModel,
-    usage: { record: unused, totals: unused },
+    usage: { record: unused, totals: unused, day: unused },
     routingDecisions: { record: unused, rate: unused, rated: unused },
     catalog,
     budgets: buildBudgets({ default: { dailyUsd: 0, onExceeded: 'refuse' } }),

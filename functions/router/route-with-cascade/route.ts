@@ -8,6 +8,7 @@ import type { ModelCatalog } from '../catalog.js';
 import { decisionOf, type FeedbackSettings } from '../feedback.js';
 import type { RouterPolicy } from '../learned/policy-file.js';
 import { chooseTier, DEFAULT_MAX_TOKENS, inputTokensOf, judgeLabel, validateResponse } from '../policy.js';
+import { dayOf } from '../usage.js';
 import type {
   Budget,
   Classification,
@@ -30,10 +31,7 @@ export type RouterDeps = Pick<Ports, 'config' | 'textModel' | 'usage' | 'routing
   feedback: FeedbackSettings;
 };
 
-/** UTC day of a timestamp, the ledger's unit. */
-export function dayOf(epochMillis: number): string {
-  return new Date(epochMillis).toISOString().slice(0, 10);
-}
+export { dayOf };
 
 const NANO = 1e9;
 
@@ -216,6 +214,14 @@ async function record(state: RouteState, deps: RouterDeps, route: string[], esca
     requestId: state.requestId,
     route,
     models: calls.map((c) => c.modelId),
+    lines: calls.map((c) => ({
+      operation: c === state.classification.judge ? 'judge' : 'generation',
+      modelId: c.modelId,
+      calls: 1,
+      inputTokens: c.usage.inputTokens,
+      outputTokens: c.usage.outputTokens,
+      costNanoUsd: c.costNanoUsd,
+    })),
   });
   for (const c of calls) {
     const perTier = metrics.singleMetric();
