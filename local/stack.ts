@@ -17,6 +17,7 @@ import { type EdgeFunction, loadEdgeFunction } from './cloudfront-function.js';
 import { createTablesFromResources, startDynalite } from './dynamodb.js';
 import { createLocalEdgeStore, createLocalKeyValueStore, type LocalKeyValueStore } from './edge-store.js';
 import { LocalEventBus } from './event-bus.js';
+import { currentTask, ExecutionHistory, retentionFromEnv } from './execution-history.js';
 import { createLocalInvoker } from './lambda.js';
 import { createModels } from './models.js';
 import { createDirectoryObjectStore } from './object-store.js';
@@ -91,6 +92,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const sfn = new LocalStepFunctions(project, {
     invoke: createLocalInvoker(project),
     retryScale: options.retryScale ?? 1,
+    history: new ExecutionHistory({
+      ...(options.dataDir ? { dir: join(dataDir, 'executions') } : {}),
+      retention: retentionFromEnv(env),
+    }),
   });
   const bus = new LocalEventBus(project, sfn, APP_EVENT_BUS);
   const { embedder, textModel } = await createModels(config);
@@ -114,7 +119,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     edgeIndex: createDynamoEdgeIndex({ tableName: 'EdgeIndexTable', endpoint: dynamo.endpoint }),
     workflows: {
       async startSync(machineId, input) {
-        const r = await sfn.startSync(machineId, input);
+        // Started from a task: the run records that task's execution as its parent (the console links them).
+        const parent = currentTask();
+        const r = await sfn.startSync(machineId, input, parent ? { parent } : {});
         const result = {
           executionId: r.executionArn,
           status: r.status === 'SUCCEEDED' ? 'SUCCEEDED' : 'FAILED',
@@ -171,6 +178,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     },
     async close() {
       await sfn.idle();
+      await sfn.history.flush();
       await sql.close();
       await dynamo.close();
       if (temporary) await rm(temporary, { recursive: true, force: true });
