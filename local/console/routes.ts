@@ -147,6 +147,7 @@ function page(title: string, view: string, arg = ''): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escaped(title)} · composable-ai local console</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/console/assets/app.css">
 </head>
 <body data-view="${view}" data-arg="${escaped(arg)}">
