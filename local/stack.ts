@@ -11,6 +11,7 @@ import { createDynamoFactStore } from '../functions/shared/adapters/dynamodb-fac
 import { createDynamoUsageLedger } from '../functions/shared/adapters/dynamodb-usage-ledger.js';
 import { type AppConfig, parseConfig } from '../functions/shared/config.js';
 import { InputValidationError } from '../functions/shared/errors.js';
+import { childExecutionName, childInput } from '../functions/shared/lineage.js';
 import type { Embedder, ObjectInfo, ObjectStore, TextModel } from '../functions/shared/ports.js';
 import { installPorts, type Ports } from '../functions/shared/runtime.js';
 import { type EdgeFunction, loadEdgeFunction } from './cloudfront-function.js';
@@ -119,9 +120,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     edgeIndex: createDynamoEdgeIndex({ tableName: 'EdgeIndexTable', endpoint: dynamo.endpoint }),
     workflows: {
       async startSync(machineId, input) {
-        // Started from a task: the run records that task's execution as its parent (the console links them).
+        // Started from a task: the run records that task's execution as its parent (the console links them),
+        // with the parent's ARN in its input and a name derived from the parent's, as in AWS (lineage.ts).
         const parent = currentTask();
-        const r = await sfn.startSync(machineId, input, parent ? { parent } : {});
+        const r = parent
+          ? await sfn.startSync(machineId, childInput(input, parent.executionArn), {
+              parent,
+              name: childExecutionName(parent.executionArn),
+            })
+          : await sfn.startSync(machineId, input);
         const result = {
           executionId: r.executionArn,
           status: r.status === 'SUCCEEDED' ? 'SUCCEEDED' : 'FAILED',

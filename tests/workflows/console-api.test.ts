@@ -125,6 +125,9 @@ describe('execution routes of the local console', () => {
     expect(children.body.executions.map((c) => c.executionArn).sort()).toEqual([...login.childExecutionArns].sort());
     for (const child of children.body.executions) {
       expect(child).toMatchObject({ stateMachine: 'route-with-cascade', parentState: 'GenerateAnswer' });
+      // as in AWS (functions/shared/lineage.ts): the parent's ARN in the child's input, its name in the child's name
+      expect(child.executionId.startsWith(`${login.executionId}-`)).toBe(true);
+      expect(stack.sfn.get(child.executionArn)?.input).toMatchObject({ parentExecutionArn: login.executionArn });
     }
 
     await close();
