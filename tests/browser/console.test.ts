@@ -6,7 +6,7 @@ import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { createLocalServer } from '../../local/server.js';
 import type { LocalStack } from '../../local/stack.js';
 import type { ExecutionRecord } from '../../local/step-functions.js';
-import { finished, startTestStack } from '../workflows/harness.js';
+import { finished, gate, startTestStack } from '../workflows/harness.js';
 
 // The local console in a real browser: Debian's headless Chromium (CHROME_PATH, else /usr/bin/chromium;
 // .ci/run installs it), driven by puppeteer-core, which never downloads a browser.
@@ -19,10 +19,19 @@ describe('the local Step Functions console in headless Chromium', () => {
   let browser: Browser;
   let page: Page;
   let login: ExecutionRecord;
+  // While set, every model call waits for it: a run stays RUNNING until the test opens it.
+  let held: ReturnType<typeof gate> | undefined;
 
   beforeAll(async () => {
     if (!existsSync(CHROME)) throw new Error(`no Chromium at ${CHROME}: apt-get install chromium, or set CHROME_PATH`);
-    stack = await startTestStack();
+    stack = await startTestStack({
+      wrapTextModel: (model) => ({
+        async complete(request) {
+          await held?.wait;
+          return model.complete(request);
+        },
+      }),
+    });
     server = createLocalServer(stack);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -103,6 +112,28 @@ describe('the local Step Functions console in headless Chromium', () => {
       login.executionArn,
     );
     expect(await stateNames()).toEqual(expect.arrayContaining(['CheckBudget']));
+  });
+
+  it('follows a RUNNING run live: the state in progress, then its outcome, without a reload', async () => {
+    held = gate();
+    const { record } = stack.sfn.start('route-with-cascade', {
+      request: { prompt: 'Summarize: the tide came in, then went out.', taskType: 'summarize' },
+      tenantId: 't-console',
+      userId: 'u-console',
+      requestId: 'r-console-live',
+      startedAt: Date.now(),
+    });
+    await page.goto(`${base}/console/executions/${encodeURIComponent(record.executionArn)}`);
+    await page.waitForSelector('g.state.o-running');
+    const running = await js<string>(`document.querySelector('g.state.o-running').dataset.state`);
+    expect(await js<string>(`document.querySelector('.title-row .badge').textContent`)).toBe('Running');
+
+    held.open();
+    held = undefined;
+
+    await page.waitForSelector(`g.state[data-state="${running}"].o-succeeded`);
+    await page.waitForFunction(`document.querySelector('.title-row .badge').textContent === 'Succeeded'`);
+    expect((await finished(stack, record.executionId)).status).toBe('SUCCEEDED');
   });
 
   it('starts a run from the form, pre-filled with the machine’s sample events, and opens its page', async () => {
