@@ -208,8 +208,15 @@ export class LocalStepFunctions {
       } as never,
     });
     const logging = (async () => {
-      for await (const log of execution.eventLogs)
+      let saved = Date.now();
+      for await (const log of execution.eventLogs) {
         record.events.push(toHistoryEvent(log as unknown as Record<string, unknown>, record.events.length + 1));
+        // A long run is saved as it goes (at most once a second), so a restart shows how far it got.
+        if (Date.now() - saved >= 1000) {
+          saved = Date.now();
+          this.history.update(record);
+        }
+      }
     })();
     try {
       record.output = await execution.result;
