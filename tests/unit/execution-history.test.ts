@@ -108,6 +108,8 @@ describe('ExecutionHistory', () => {
     expect(reopened.get('done')).toMatchObject({ status: 'SUCCEEDED', events: [{ type: 'ExecutionStarted' }] });
     expect(reopened.get('cut')).toMatchObject({ status: 'ABORTED', error: 'States.Runtime' });
     expect(reopened.list().map((r) => r.executionId)).toEqual(['cut', 'done']);
+    await reopened.flush();
+    expect(JSON.parse(readFileSync(join(dir, 'cut.json'), 'utf8')).status).toBe('ABORTED');
   });
 
   it('skips a file cut short by a crash', async () => {
