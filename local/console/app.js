@@ -798,8 +798,13 @@ async function executionView() {
     );
   };
 
+  // A Map over thousands of items makes a long history: the first rows, then the rest on request.
+  let allEvents = false;
+  const EVENT_ROWS = 500;
   const renderEvents = () => {
     const t0 = Date.parse(record.startDate);
+    const shown = allEvents ? record.events : record.events.slice(0, EVENT_ROWS);
+    const hidden = record.events.length - shown.length;
     eventsBox.replaceChildren(
       el('h2', {}, `Event history (${record.events.length})`),
       el(
@@ -817,7 +822,7 @@ async function executionView() {
         el(
           'tbody',
           {},
-          record.events.map((e) =>
+          shown.map((e) =>
             el(
               'tr',
               { class: /Failed/.test(e.type) ? 'bad' : '' },
@@ -847,6 +852,20 @@ async function executionView() {
           ),
         ),
       ),
+      hidden > 0
+        ? el(
+            'button',
+            {
+              type: 'button',
+              class: 'ghost more',
+              onclick: () => {
+                allEvents = true;
+                renderEvents();
+              },
+            },
+            `Show the other ${hidden} events`,
+          )
+        : '',
     );
   };
 
