@@ -3,10 +3,11 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { ModelThrottledError } from '../../functions/shared/errors.js';
 import { createLocalServer } from '../../local/server.js';
 import type { LocalStack } from '../../local/stack.js';
 import type { ExecutionRecord } from '../../local/step-functions.js';
-import { finished, gate, startTestStack } from '../workflows/harness.js';
+import { finished, gate, ingest, startTestStack } from '../workflows/harness.js';
 
 // The local console in a real browser: Debian's headless Chromium (CHROME_PATH, else /usr/bin/chromium;
 // .ci/run installs it), driven by puppeteer-core, which never downloads a browser.
@@ -21,10 +22,23 @@ describe('the local Step Functions console in headless Chromium', () => {
   let login: ExecutionRecord;
   // While set, every model call waits for it: a run stays RUNNING until the test opens it.
   let held: ReturnType<typeof gate> | undefined;
+  // How many embedder calls to throttle next (ingest-and-index retries EmbedBatch on ModelThrottledError).
+  let throttles = 0;
 
   beforeAll(async () => {
     if (!existsSync(CHROME)) throw new Error(`no Chromium at ${CHROME}: apt-get install chromium, or set CHROME_PATH`);
     stack = await startTestStack({
+      wrapEmbedder: (embedder) => ({
+        modelId: embedder.modelId,
+        dimensions: embedder.dimensions,
+        async embed(texts) {
+          if (throttles > 0) {
+            throttles -= 1;
+            throw new ModelThrottledError('ThrottlingException: Too many requests');
+          }
+          return embedder.embed(texts);
+        },
+      }),
       wrapTextModel: (model) => ({
         async complete(request) {
           await held?.wait;
@@ -112,6 +126,25 @@ describe('the local Step Functions console in headless Chromium', () => {
       login.executionArn,
     );
     expect(await stateNames()).toEqual(expect.arrayContaining(['CheckBudget']));
+  });
+
+  it('shows a retried state’s retries with the error that caused them', async () => {
+    throttles = 1;
+    const run = await ingest(
+      stack,
+      'notes/retried.md',
+      '# Retried\n\nThe first embedding call is throttled, the retry succeeds.\n',
+    );
+    expect(run.status).toBe('SUCCEEDED');
+
+    await page.goto(`${base}/console/executions/${encodeURIComponent(run.executionArn)}`);
+    await page.waitForSelector('g.state[data-state="EmbedBatch"].o-succeeded');
+    await page.click('g.state[data-state="EmbedBatch"] > rect');
+    await page.waitForSelector('aside.panel .retries');
+
+    const retries = await js<string>(`document.querySelector('aside.panel .retries').innerText`);
+    expect(retries).toMatch(/Retries \(1\)/i);
+    expect(retries).toContain('ModelThrottledError');
   });
 
   it('follows a RUNNING run live: the state in progress, then its outcome, without a reload', async () => {
