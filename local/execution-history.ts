@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ConfigurationError } from '../functions/shared/errors.js';
 
 /**
  * The execution history of the local runtime, shaped like Step Functions' GetExecutionHistory: one event per
@@ -71,7 +72,9 @@ export function retentionFromEnv(env: NodeJS.ProcessEnv = process.env): HistoryR
     const raw = env[name];
     if (raw === undefined || raw === '') return fallback;
     const value = Number(raw);
-    if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
+    if (!Number.isFinite(value) || value <= 0) {
+      throw new ConfigurationError(`${name} must be a positive number, got "${raw}"`);
+    }
     return value;
   };
   return {

@@ -1,6 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ConfigurationError } from '../../functions/shared/errors.js';
 import {
   currentTask,
   ExecutionHistory,
@@ -167,7 +168,10 @@ describe('retention settings', () => {
   });
 
   it.each(['0', '-3', 'many'])('fails fast on LOCAL_HISTORY_MAX_EXECUTIONS=%s', (value) => {
-    expect(() => retentionFromEnv({ LOCAL_HISTORY_MAX_EXECUTIONS: value })).toThrow(/LOCAL_HISTORY_MAX_EXECUTIONS/);
+    const read = () => retentionFromEnv({ LOCAL_HISTORY_MAX_EXECUTIONS: value });
+
+    expect(read).toThrow(ConfigurationError);
+    expect(read).toThrow(/LOCAL_HISTORY_MAX_EXECUTIONS/);
   });
 });
 
