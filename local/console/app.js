@@ -630,6 +630,8 @@ async function executionView() {
     selectedRun = 0;
     renderPanel();
     for (const [n, { g }] of nodes) g.classList.toggle('selected', n === name);
+    // On a narrow screen the details sit under the graph: bring them into view.
+    if (matchMedia('(max-width: 960px)').matches) panel.scrollIntoView({ behavior: 'smooth', block: 'start' });
   });
   graphBox.addEventListener('click', () => {
     selected = null;
