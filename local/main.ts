@@ -31,7 +31,9 @@ async function main(): Promise<void> {
     server.listen(port, host, resolve);
   });
   const base = `http://${host}:${port}`;
-  out.write(`  listening on ${base}\n\n`);
+  out.write(
+    `  listening on ${base}\n  console:   ${base}/console   (every run's graph, each state's input and output)\n\n`,
+  );
 
   if (files.length > 0) {
     out.write(`Ingesting the sample corpus (${files.length} documents from ${corpusDir}) through ingest-and-index\n`);
@@ -73,7 +75,10 @@ Routes (try them):
   POST   ${base}/events  (a login)      curl -s ${base}/events -d '{"Entries":[{"Source":"app.users","DetailType":"UserLoggedIn","Detail":"{\\"userId\\":\\"u-1\\",\\"appState\\":{\\"latestDeployment\\":{\\"id\\":\\"d-1\\",\\"status\\":\\"failed\\"}}}"}]}'
   GET    ${base}/precomputed/{action}   curl -si ${base}/precomputed/deployment-status -H "authorization: Bearer $TOKEN"   # x-cache: Hit after that login
   GET    ${base}/executions             curl -s ${base}/executions?stateMachine=ingest-and-index
-  GET    ${base}/executions/{id}        per-state history of one execution
+  GET    ${base}/executions/{arn or id} per-state history of one execution (input, output, retries, parent, children)
+  POST   ${base}/executions             curl -s ${base}/executions -d '{"stateMachine":"extract-memory","input":{...}}'
+  GET    ${base}/console                the local Step Functions console
+Console: ${base}/console
 Press Ctrl+C to stop.
 `);
 

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { getDocumentStatus } from '../functions/rag/chunk-index.js';
 import { isResponse, sendCloudFrontResponse, viewerRequestFromHttp } from './cloudfront-function.js';
+import { handleConsoleRoute } from './console/routes.js';
 import type { PutEventsEntry } from './event-bus.js';
 import { createLocalInvoker } from './lambda.js';
 import { healthReply, type Readiness, readyNow } from './readiness.js';
@@ -72,8 +73,8 @@ function decodeKey(raw: string): string {
 
 /**
  * The local HTTP server on 127.0.0.1: the API routes declared as `httpApi` events in serverless.yml
- * (same handlers, API Gateway v2 events), plus local emulation of S3 uploads, PutEvents and the
- * execution history the Step Functions console would show. `GET /health` reports `readiness` (see readiness.ts).
+ * (same handlers, API Gateway v2 events), plus local emulation of S3 uploads, PutEvents, StartExecution and
+ * the execution history with its console (local/console/). `GET /health` reports `readiness` (see readiness.ts).
  */
 export function createLocalServer(stack: LocalStack, readiness: Readiness = readyNow()): Server {
   const invoke = createLocalInvoker(stack.project);
@@ -232,21 +233,7 @@ export function createLocalServer(stack: LocalStack, readiness: Readiness = read
       return send(res, 200, stack.bus.putEvents(body.Entries));
     }
 
-    if (method === 'GET' && path === '/executions') {
-      const stateMachine = url.searchParams.get('stateMachine') ?? undefined;
-      const status = (url.searchParams.get('status') ?? undefined) as 'RUNNING' | 'SUCCEEDED' | 'FAILED' | undefined;
-      const limit = Math.min(Number(url.searchParams.get('limit') ?? 100) || 100, 1000);
-      const executions = stack.sfn
-        .list({ ...(stateMachine ? { stateMachine } : {}), ...(status ? { status } : {}) })
-        .slice(0, limit)
-        .map(({ events: _events, input: _input, output: _output, ...summary }) => summary);
-      return send(res, 200, { executions });
-    }
-    if (method === 'GET' && path.startsWith('/executions/')) {
-      const execution = stack.sfn.get(decodeKey(path.slice('/executions/'.length)));
-      if (!execution) throw new HttpError(404, 'ExecutionDoesNotExist', 'no such execution');
-      return send(res, 200, execution);
-    }
+    if (await handleConsoleRoute(stack, req, res, url)) return;
 
     throw new HttpError(404, 'NotFound', `no route for ${method} ${path}`);
   }

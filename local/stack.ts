@@ -12,12 +12,14 @@ import { createDynamoRoutingDecisions } from '../functions/shared/adapters/dynam
 import { createDynamoUsageLedger } from '../functions/shared/adapters/dynamodb-usage-ledger.js';
 import { type AppConfig, parseConfig } from '../functions/shared/config.js';
 import { InputValidationError } from '../functions/shared/errors.js';
+import { childExecutionName, childInput } from '../functions/shared/lineage.js';
 import type { Embedder, ObjectInfo, ObjectStore, TextModel } from '../functions/shared/ports.js';
 import { installPorts, type Ports } from '../functions/shared/runtime.js';
 import { type EdgeFunction, loadEdgeFunction } from './cloudfront-function.js';
 import { createTablesFromResources, startDynalite } from './dynamodb.js';
 import { createLocalEdgeStore, createLocalKeyValueStore, type LocalKeyValueStore } from './edge-store.js';
 import { LocalEventBus } from './event-bus.js';
+import { currentTask, ExecutionHistory, retentionFromEnv } from './execution-history.js';
 import { createLocalInvoker } from './lambda.js';
 import { createModels } from './models.js';
 import { createDirectoryObjectStore } from './object-store.js';
@@ -96,6 +98,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const sfn = new LocalStepFunctions(project, {
     invoke: createLocalInvoker(project),
     retryScale: options.retryScale ?? 1,
+    history: new ExecutionHistory({
+      ...(options.dataDir ? { dir: join(dataDir, 'executions') } : {}),
+      retention: retentionFromEnv(env),
+    }),
   });
   const bus = new LocalEventBus(project, sfn, APP_EVENT_BUS);
   const { embedder, textModel } = await createModels(config);
@@ -120,7 +126,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     routingDecisions: createDynamoRoutingDecisions({ tableName: 'RoutingDecisionsTable', endpoint: dynamo.endpoint }),
     workflows: {
       async startSync(machineId, input) {
-        const r = await sfn.startSync(machineId, input);
+        // Started from a task: the run records that task's execution as its parent (the console links them),
+        // with the parent's ARN in its input and a name derived from the parent's, as in AWS (lineage.ts).
+        const parent = currentTask();
+        const r = parent
+          ? await sfn.startSync(machineId, childInput(input, parent.executionArn), {
+              parent,
+              name: childExecutionName(parent.executionArn),
+            })
+          : await sfn.startSync(machineId, input);
         const result = {
           executionId: r.executionArn,
           status: r.status === 'SUCCEEDED' ? 'SUCCEEDED' : 'FAILED',
@@ -179,6 +193,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     },
     async close() {
       await sfn.idle();
+      await sfn.history.flush();
       await sql.close();
       await dynamo.close();
       if (temporary) await rm(temporary, { recursive: true, force: true });

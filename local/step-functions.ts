@@ -1,6 +1,13 @@
 import './polyfills.js';
 import { randomUUID } from 'node:crypto';
 import { StateMachine } from 'aws-local-stepfunctions';
+import {
+  ExecutionHistory,
+  type ExecutionRecord,
+  type ExecutionStatus,
+  runAsTask,
+  toHistoryEvent,
+} from './execution-history.js';
 import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalStateMachine, type ServerlessProject } from './serverless-project.js';
 
 /**
@@ -9,31 +16,7 @@ import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalStateMachine, type ServerlessPro
  * with its per-state history for GET /executions.
  */
 
-export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED';
-
-export interface ExecutionEvent {
-  type: string;
-  timestamp: string;
-  state?: string;
-  error?: string;
-  cause?: string;
-  detail?: Record<string, unknown>;
-}
-
-export interface ExecutionRecord {
-  executionId: string;
-  executionArn: string;
-  stateMachine: string;
-  type: 'STANDARD' | 'EXPRESS';
-  status: ExecutionStatus;
-  startDate: string;
-  stopDate: string | null;
-  input: unknown;
-  output: unknown;
-  error: string | null;
-  cause: string | null;
-  events: ExecutionEvent[];
-}
+export type { ExecutionEvent, ExecutionRecord, ExecutionStatus } from './execution-history.js';
 
 /** Runs one Lambda function (by its serverless.yml key) with an input; see local/lambda.ts. */
 export type Invoke = (functionKey: string, input: unknown) => Promise<unknown>;
@@ -42,8 +25,8 @@ export interface LocalStepFunctionsOptions {
   invoke: Invoke;
   /** Multiplies every Retry interval (1 = as written; tests use a small factor). */
   retryScale?: number;
-  /** How many finished executions to keep in memory. */
-  retain?: number;
+  /** Where executions and their history are kept (default: memory only, the last 1,000 for 7 days). */
+  history?: ExecutionHistory;
 }
 
 interface PreparedMachine {
@@ -92,21 +75,6 @@ function prepareStates(
   }
 }
 
-function toEvent(log: Record<string, unknown>): ExecutionEvent {
-  const { type, timestamp, state, Error: error, Cause: cause, ...rest } = log;
-  const event: ExecutionEvent = { type: String(type), timestamp: new Date(Number(timestamp)).toISOString() };
-  const stateName =
-    (state as { name?: string } | undefined)?.name ?? (rest.parentState as { name?: string } | undefined)?.name;
-  if (stateName) event.state = stateName;
-  if (error !== undefined) event.error = String(error);
-  if (cause !== undefined) event.cause = typeof cause === 'string' ? cause : JSON.stringify(cause);
-  const detail: Record<string, unknown> = {};
-  if ('index' in rest) detail.index = rest.index;
-  if ('retry' in rest) detail.attempt = (rest.retry as { attempt?: number }).attempt;
-  if (Object.keys(detail).length > 0) event.detail = detail;
-  return event;
-}
-
 /** The definition as the engine runs it: Lambda references resolved to ARNs; state name → function key. */
 export function toLocalDefinition(
   machine: LocalStateMachine,
@@ -121,7 +89,7 @@ export function toLocalDefinition(
 
 export class LocalStepFunctions {
   private readonly machines = new Map<string, PreparedMachine>();
-  private readonly executions = new Map<string, ExecutionRecord>();
+  readonly history: ExecutionHistory;
   private readonly running = new Map<string, Promise<ExecutionRecord>>();
   private readonly listeners = new Set<(record: ExecutionRecord) => void>();
 
@@ -129,6 +97,7 @@ export class LocalStepFunctions {
     project: ServerlessProject,
     private readonly options: LocalStepFunctionsOptions,
   ) {
+    this.history = options.history ?? new ExecutionHistory();
     for (const machine of project.stateMachines.values()) {
       const { definition, taskFunctions, retryIntervals } = toLocalDefinition(machine, project);
       const engine = new StateMachine(definition as never, { validationOptions: { checkArn: true, checkPaths: true } });
@@ -147,11 +116,18 @@ export class LocalStepFunctions {
     return () => this.listeners.delete(listener);
   }
 
-  /** StartExecution: returns at once with the execution record; `done` settles when it finishes. */
-  start(machineId: string, input: unknown): { record: ExecutionRecord; done: Promise<ExecutionRecord> } {
+  /**
+   * StartExecution: returns at once with the execution record; `done` settles when it finishes. A run started
+   * from another run's task names it as `parent` (see execution-history.ts).
+   */
+  start(
+    machineId: string,
+    input: unknown,
+    options: { name?: string; parent?: { executionArn: string; state: string } } = {},
+  ): { record: ExecutionRecord; done: Promise<ExecutionRecord> } {
     const prepared = this.machines.get(machineId);
     if (!prepared) throw new Error(`Unknown state machine "${machineId}"; known: ${this.machineIds().join(', ')}`);
-    const name = randomUUID();
+    const name = options.name ?? randomUUID();
     const kind = prepared.machine.type === 'EXPRESS' ? 'express' : 'execution';
     const record: ExecutionRecord = {
       executionId: name,
@@ -165,9 +141,12 @@ export class LocalStepFunctions {
       output: null,
       error: null,
       cause: null,
+      parentExecutionArn: options.parent?.executionArn ?? null,
+      parentState: options.parent?.state ?? null,
+      childExecutionArns: [],
       events: [],
     };
-    this.remember(record);
+    this.history.add(record);
     const done = this.run(prepared, record);
     this.running.set(name, done);
     void done.finally(() => this.running.delete(name));
@@ -175,23 +154,28 @@ export class LocalStepFunctions {
   }
 
   /** StartSyncExecution: runs to the end and returns the finished record. */
-  async startSync(machineId: string, input: unknown): Promise<ExecutionRecord> {
-    return this.start(machineId, input).done;
+  async startSync(
+    machineId: string,
+    input: unknown,
+    options: Parameters<LocalStepFunctions['start']>[2] = {},
+  ): Promise<ExecutionRecord> {
+    return this.start(machineId, input, options).done;
   }
 
   /** Executions newest first. */
   list(filter: { stateMachine?: string; status?: ExecutionStatus } = {}): ExecutionRecord[] {
-    return [...this.executions.values()]
+    return this.history
+      .list()
       .filter(
         (e) =>
           (!filter.stateMachine || e.stateMachine === filter.stateMachine) &&
           (!filter.status || e.status === filter.status),
-      )
-      .reverse();
+      );
   }
 
-  get(executionId: string): ExecutionRecord | undefined {
-    return this.executions.get(executionId);
+  /** By execution id or full execution ARN. */
+  get(executionIdOrArn: string): ExecutionRecord | undefined {
+    return this.history.get(executionIdOrArn);
   }
 
   /** Resolves when every execution started so far (and any they started) has finished. */
@@ -199,19 +183,11 @@ export class LocalStepFunctions {
     while (this.running.size > 0) await Promise.allSettled([...this.running.values()]);
   }
 
-  private remember(record: ExecutionRecord): void {
-    this.executions.set(record.executionId, record);
-    const retain = this.options.retain ?? 1000;
-    for (const [id, r] of this.executions) {
-      if (this.executions.size <= retain) break;
-      if (r.status !== 'RUNNING') this.executions.delete(id);
-    }
-  }
-
   private async run(prepared: PreparedMachine, record: ExecutionRecord): Promise<ExecutionRecord> {
     const handlers: Record<string, (input: unknown) => Promise<never>> = {};
     for (const [state, fn] of prepared.taskFunctions) {
-      handlers[state] = async (input) => (await this.options.invoke(fn, input)) as never;
+      handlers[state] = (input) =>
+        runAsTask(record.executionArn, state, async () => (await this.options.invoke(fn, input)) as never);
     }
     const scale = this.options.retryScale ?? 1;
     const retryIntervalOverrides: Record<string, number[]> = {};
@@ -232,8 +208,15 @@ export class LocalStepFunctions {
       } as never,
     });
     const logging = (async () => {
-      for await (const log of execution.eventLogs)
-        record.events.push(toEvent(log as unknown as Record<string, unknown>));
+      let saved = Date.now();
+      for await (const log of execution.eventLogs) {
+        record.events.push(toHistoryEvent(log as unknown as Record<string, unknown>, record.events.length + 1));
+        // A long run is saved as it goes (at most once a second), so a restart shows how far it got.
+        if (Date.now() - saved >= 1000) {
+          saved = Date.now();
+          this.history.update(record);
+        }
+      }
     })();
     try {
       record.output = await execution.result;
@@ -247,6 +230,7 @@ export class LocalStepFunctions {
     }
     await logging.catch(() => undefined);
     record.stopDate = new Date().toISOString();
+    this.history.update(record);
     for (const listener of this.listeners) listener(record);
     return record;
   }

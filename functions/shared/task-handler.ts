@@ -3,6 +3,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { InputValidationError } from './errors.js';
+import { withTaskExecution } from './lineage.js';
 import { logger } from './observability.js';
 import { type Ports, ports } from './runtime.js';
 
@@ -26,5 +27,5 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.in
 export function taskHandler<S extends z.ZodType, R>(schema: S, run: (input: z.infer<S>, deps: Ports) => Promise<R>) {
   return middy<unknown, R, Error, Context>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .handler(async (event) => run(parseInput(schema, event), await ports()));
+    .handler(async (event) => withTaskExecution(event, async () => run(parseInput(schema, event), await ports())));
 }

@@ -16,6 +16,7 @@ import { createEventBridgePublisher } from '../../functions/shared/adapters/even
 import { createS3ObjectStore } from '../../functions/shared/adapters/s3-object-store.js';
 import { createSfnWorkflows, stateMachineArnVariable } from '../../functions/shared/adapters/sfn-workflows.js';
 import { ConfigurationError } from '../../functions/shared/errors.js';
+import { withTaskExecution } from '../../functions/shared/lineage.js';
 import type { AppEvent } from '../../functions/shared/ports.js';
 
 const s3 = mockClient(S3Client);
@@ -250,6 +251,35 @@ describe('createSfnWorkflows', () => {
       input: JSON.stringify(input),
     });
     expect(result).toEqual({ executionId: `${MACHINE_ARN}:run-1`, status: 'SUCCEEDED', output });
+  });
+
+  it('started from a task that was given its execution ARN, names the parent in the child’s input and name', async () => {
+    const parent = 'arn:aws:states:us-east-1:123456789012:express:pregenerate-on-login:login-run-7:2f0c9a1e-aaaa';
+    sfn
+      .on(StartSyncExecutionCommand)
+      .resolves({ executionArn: `${MACHINE_ARN}:child`, status: 'SUCCEEDED', output: '{}' });
+
+    await withTaskExecution({ taskExecutionArn: parent, other: 1 }, () =>
+      createSfnWorkflows(env).startSync('answer-question', input),
+    );
+
+    const sent = sfn.commandCalls(StartSyncExecutionCommand)[0]?.args[0].input;
+    expect(JSON.parse(sent?.input ?? '')).toEqual({ ...input, parentExecutionArn: parent });
+    expect(sent?.name).toMatch(/^login-run-7-[0-9a-f]{8}$/);
+  });
+
+  it('outside a task scope, starts the child without a parent or a name', async () => {
+    sfn
+      .on(StartSyncExecutionCommand)
+      .resolves({ executionArn: `${MACHINE_ARN}:plain`, status: 'SUCCEEDED', output: '{}' });
+
+    await withTaskExecution({ taskExecutionArn: 'not an arn' }, () =>
+      createSfnWorkflows(env).startSync('answer-question', input),
+    );
+
+    const sent = sfn.commandCalls(StartSyncExecutionCommand)[0]?.args[0].input;
+    expect(sent?.name).toBeUndefined();
+    expect(JSON.parse(sent?.input ?? '')).toEqual(input);
   });
 
   it('keeps the error and cause of a FAILED execution', async () => {

@@ -1,5 +1,6 @@
 import { SFNClient, StartSyncExecutionCommand } from '@aws-sdk/client-sfn';
 import { ConfigurationError } from '../errors.js';
+import { childExecutionName, childInput, taskExecution } from '../lineage.js';
 import type { WorkflowResult, WorkflowStarter } from '../ports.js';
 
 const client = new SFNClient({});
@@ -9,14 +10,24 @@ export function stateMachineArnVariable(machineId: string): string {
   return `${machineId.toUpperCase().replaceAll('-', '_')}_STATE_MACHINE_ARN`;
 }
 
-/** WorkflowStarter over Step Functions StartSyncExecution (Express machines). */
+/**
+ * WorkflowStarter over Step Functions StartSyncExecution (Express machines). Started from a task that was
+ * given its execution's ARN (see lineage.ts), the child gets `parentExecutionArn` and a name derived from the parent's.
+ */
 export function createSfnWorkflows(env = process.env): WorkflowStarter {
   return {
     async startSync(machineId, input) {
       const variable = stateMachineArnVariable(machineId);
       const stateMachineArn = env[variable];
       if (!stateMachineArn) throw new ConfigurationError(`Missing required environment variable ${variable}`);
-      const res = await client.send(new StartSyncExecutionCommand({ stateMachineArn, input: JSON.stringify(input) }));
+      const parent = taskExecution();
+      const res = await client.send(
+        new StartSyncExecutionCommand({
+          stateMachineArn,
+          input: JSON.stringify(parent ? childInput(input, parent) : input),
+          ...(parent ? { name: childExecutionName(parent) } : {}),
+        }),
+      );
       const result: WorkflowResult = {
         executionId: res.executionArn ?? '',
         status: (res.status as WorkflowResult['status']) ?? 'FAILED',
