@@ -401,6 +401,21 @@ export async function countTenantDocuments(sql: SqlClient, tenantId: string): Pr
   return Number(res.rows[0]?.n ?? 0);
 }
 
+/**
+ * The page each of these chunks comes from, for chunks of paged documents (PDF): chunk id → 1-based page.
+ * Read from the chunk's metadata after the search, so the search query itself stays as it is.
+ */
+export async function pagesOfChunks(sql: SqlClient, chunkIds: readonly string[]): Promise<Map<string, number>> {
+  if (chunkIds.length === 0) return new Map();
+  const placeholders = chunkIds.map((_, i) => `$${i + 1}`).join(', ');
+  const res = await sql.query<{ chunk_id: string; page: number }>(
+    `select chunk_id, (metadata->>'page')::int as page from chunks
+     where chunk_id in (${placeholders}) and metadata ? 'page'`,
+    chunkIds,
+  );
+  return new Map(res.rows.map((r) => [r.chunk_id, Number(r.page)]));
+}
+
 // ---- search ----------------------------------------------------------------------------------
 
 export interface SearchQuery {

@@ -9,7 +9,8 @@ import {
 } from '../../shared/errors.js';
 import type { Ports } from '../../shared/runtime.js';
 import * as index from '../chunk-index.js';
-import { type Chunk, chunkDocument, resolveContentType } from './chunker.js';
+import { type Chunk, chunkDocument, chunkPages, type DocumentContentType, resolveContentType } from './chunker.js';
+import { extractPdfText } from './pdf.js';
 import type { BatchInput, Chunking, FailureInput, LoadedDocument, S3ObjectEvent } from './schemas.js';
 
 type Deps = Pick<Ports, 'config' | 'documents' | 'staging' | 'sql' | 'embedder' | 'events'>;
@@ -69,13 +70,18 @@ export async function loadDocument(event: S3ObjectEvent, deps: Deps): Promise<Lo
   const contentType = resolveContentType(head.contentType, documentKey);
   if (!contentType) {
     throw new UnsupportedContentTypeError(
-      `${documentKey} has content type "${head.contentType}"; supported: text/plain, text/markdown, text/html, application/json`,
+      `${documentKey} has content type "${head.contentType}"; supported: text/plain, text/markdown, text/html, application/json, application/pdf`,
     );
   }
   const object = await deps.documents.get(documentKey);
   if (!object) throw new DocumentNotFoundError(`${documentKey} no longer exists`);
-  const text = decodeText(object.body, documentKey);
-  if (text.trim().length === 0) throw new EmptyDocumentError(`${documentKey} has no text`);
+  // Unreadable content fails here, before the version is registered: the live version stays as it is.
+  if (contentType === 'application/pdf') {
+    await extractPdfText(object.body, documentKey);
+  } else {
+    const text = decodeText(object.body, documentKey);
+    if (text.trim().length === 0) throw new EmptyDocumentError(`${documentKey} has no text`);
+  }
 
   const tenantId = tenantOf(documentKey);
   const version = versionOf(sequencer);
@@ -93,6 +99,18 @@ export async function loadDocument(event: S3ObjectEvent, deps: Deps): Promise<Lo
   };
 }
 
+async function chunksOf(
+  body: Uint8Array,
+  documentKey: string,
+  contentType: DocumentContentType,
+  deps: Deps,
+): Promise<Chunk[]> {
+  if (contentType === 'application/pdf') {
+    return chunkPages((await extractPdfText(body, documentKey)).pages, deps.config.chunking);
+  }
+  return chunkDocument(decodeText(body, documentKey), contentType, deps.config.chunking);
+}
+
 /** ChunkDocument: splits the document and stages the chunks in batches; only counts travel in the payload. */
 export async function chunkAndStage(
   input: Pick<LoadedDocument, 'documentKey' | 'version' | 'etag' | 'contentType'>,
@@ -102,7 +120,7 @@ export async function chunkAndStage(
   if (!object || object.info.etag !== input.etag) {
     throw new DocumentSupersededError(`${input.documentKey} changed or was deleted after it was loaded`);
   }
-  const chunks = chunkDocument(decodeText(object.body, input.documentKey), input.contentType, deps.config.chunking);
+  const chunks = await chunksOf(object.body, input.documentKey, input.contentType, deps);
   if (chunks.length === 0) throw new EmptyDocumentError(`${input.documentKey} has no indexable text`);
   const size = deps.config.embedBatchSize;
   const batches: Chunking['batches'] = [];
@@ -130,6 +148,10 @@ export function embeddingInput(chunk: Pick<Chunk, 'heading' | 'text'>): string {
   return chunk.heading ? `${chunk.heading}\n${chunk.text}` : chunk.text;
 }
 
+function pageOf(chunk: Pick<Chunk, 'page'>): { page?: number } {
+  return chunk.page === undefined ? {} : { page: chunk.page };
+}
+
 /** The index rows of a version's chunks and their vectors (chunk ids derived from key, version and ordinal). */
 export function indexRows(
   version: { documentKey: string; version: string; tenantId: string },
@@ -147,7 +169,7 @@ export function indexRows(
     content: c.text,
     tokenCount: c.tokenCount,
     embedding: vectors[i] ?? [],
-    ...(metadata ? { metadata } : {}),
+    ...(metadata || c.page !== undefined ? { metadata: { ...metadata, ...pageOf(c) } } : {}),
   }));
 }
 

@@ -29,7 +29,7 @@ export const LoadedDocument = z.object({
   version: Version,
   sequencer: z.string(),
   etag: z.string(),
-  contentType: z.enum(['text/plain', 'text/markdown', 'text/html', 'application/json']),
+  contentType: z.enum(['text/plain', 'text/markdown', 'text/html', 'application/json', 'application/pdf']),
   size: z.number().int().nonnegative(),
   outcome: z.enum(['started', 'unchanged', 'stale']),
 });
