@@ -11,7 +11,7 @@ import { createDynamoFactStore } from '../functions/shared/adapters/dynamodb-fac
 import { createDynamoUsageLedger } from '../functions/shared/adapters/dynamodb-usage-ledger.js';
 import { type AppConfig, parseConfig } from '../functions/shared/config.js';
 import { InputValidationError } from '../functions/shared/errors.js';
-import type { Embedder, ObjectInfo, ObjectStore, TextModel } from '../functions/shared/ports.js';
+import type { Embedder, ObjectInfo, TextModel } from '../functions/shared/ports.js';
 import { installPorts, type Ports } from '../functions/shared/runtime.js';
 import { type EdgeFunction, loadEdgeFunction } from './cloudfront-function.js';
 import { createTablesFromResources, startDynalite } from './dynamodb.js';
@@ -60,6 +60,7 @@ export interface LocalStack {
 }
 
 const DOCUMENTS_BUCKET = 'DocumentsBucket';
+const STAGING_BUCKET = 'StagingBucket';
 const APP_EVENT_BUS = 'AppEventBus';
 
 let sequence = 0n;
@@ -86,11 +87,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const dynamo = await startDynalite(options.dataDir ? { path: join(dataDir, 'dynamodb') } : {});
   await createTablesFromResources(project, dynamo.endpoint);
   const documents = createDirectoryObjectStore(join(dataDir, 's3', DOCUMENTS_BUCKET));
-  const staging: ObjectStore = createDirectoryObjectStore(join(dataDir, 's3', 'StagingBucket'));
+  const staging = createDirectoryObjectStore(join(dataDir, 's3', STAGING_BUCKET));
 
   const sfn = new LocalStepFunctions(project, {
     invoke: createLocalInvoker(project),
     retryScale: options.retryScale ?? 1,
+    // Distributed Map ItemReader / ResultWriter (bulk-ingest) name buckets by their logical id, as Ref resolves locally.
+    buckets: { [DOCUMENTS_BUCKET]: documents, [STAGING_BUCKET]: staging },
   });
   const bus = new LocalEventBus(project, sfn, APP_EVENT_BUS);
   const { embedder, textModel } = await createModels(config);

@@ -4,6 +4,7 @@ import {
   DocumentSupersededError,
   DocumentTooLargeError,
   EmptyDocumentError,
+  InputValidationError,
   InvalidEncodingError,
   UnsupportedContentTypeError,
 } from '../../shared/errors.js';
@@ -24,6 +25,15 @@ export function tenantOf(documentKey: string): string {
 /** A document version is named after the S3 event sequencer, so retried steps of one event agree on it. */
 export function versionOf(sequencer: string): string {
   return `v-${sequencer.toUpperCase()}`;
+}
+
+/**
+ * The version of a listed object (bulk-ingest): the sequencer it stands on, then 16 hex digits of its content hash.
+ * S3 sequencers are 16 to 18 hex digits, so this longer name never equals an event's version, and a re-run of the
+ * same content names the same version (its chunk ids upsert in place).
+ */
+export function bulkVersionOf(sequencer: string, contentHash: string): string {
+  return `v-${sequencer.toUpperCase()}${contentHash.slice(0, 16).toUpperCase()}`;
 }
 
 /** Deterministic chunk id: document key + version + ordinal (readable in citations). */
@@ -84,14 +94,32 @@ export async function loadDocument(event: S3ObjectEvent, deps: Deps): Promise<Lo
   }
 
   const tenantId = tenantOf(documentKey);
-  const version = versionOf(sequencer);
   const contentHash = createHash('sha256').update(object.body).digest('hex');
-  const outcome = await index.beginIngest(deps.sql, { documentKey, tenantId, version, contentHash, sequencer });
+  const registered =
+    sequencer === undefined
+      ? await index.beginBulkIngest(deps.sql, {
+          documentKey,
+          tenantId,
+          contentHash,
+          versionFor: (base) => bulkVersionOf(base, contentHash),
+        })
+      : {
+          outcome: await index.beginIngest(deps.sql, {
+            documentKey,
+            tenantId,
+            version: versionOf(sequencer),
+            contentHash,
+            sequencer,
+          }),
+          version: versionOf(sequencer),
+          sequencer,
+        };
+  const { outcome, version } = registered;
   return {
     documentKey,
     tenantId,
     version,
-    sequencer,
+    sequencer: registered.sequencer,
     etag: object.info.etag,
     contentType,
     size: object.info.size,
@@ -235,6 +263,8 @@ export async function markFailed(input: FailureInput, deps: Deps): Promise<{ doc
   const error = `${input.error.Error}: ${input.error.Cause ?? ''}`.slice(0, 2000);
   if (input.document && input.document.outcome === 'started') {
     await index.discardVersion(deps.sql, { documentKey, version: input.document.version, error });
+  } else if (input.detail.object.sequencer === undefined) {
+    await index.recordBulkFailure(deps.sql, { documentKey, tenantId: tenantOf(documentKey), error });
   } else {
     await index.recordFailure(deps.sql, {
       documentKey,
@@ -252,11 +282,10 @@ export async function removeDocument(
   deps: Deps,
 ): Promise<{ documentKey: string; removedChunks: number; stale: boolean }> {
   const documentKey = event.detail.object.key;
-  const result = await index.deleteDocument(deps.sql, {
-    documentKey,
-    tenantId: tenantOf(documentKey),
-    sequencer: event.detail.object.sequencer,
-  });
+  const { sequencer } = event.detail.object;
+  // The schema lets only a BulkIngest Object Created event go without a sequencer.
+  if (sequencer === undefined) throw new InputValidationError(`the deletion of ${documentKey} has no sequencer`);
+  const result = await index.deleteDocument(deps.sql, { documentKey, tenantId: tenantOf(documentKey), sequencer });
   return result === 'stale'
     ? { documentKey, removedChunks: 0, stale: true }
     : { documentKey, removedChunks: result.removedChunks, stale: false };
