@@ -409,8 +409,8 @@ export async function runDistributedMap(
       const outcome = await handle.done;
       running.delete(handle);
       outcomes[index] = outcome;
-      // Children stopped because the threshold was exceeded do not count: the run has failed already.
-      if (outcome.status !== 'SUCCEEDED' && !exceeded) {
+      // Children stopped because the threshold was exceeded (or the parent stopped) do not count: the run is over.
+      if (outcome.status !== 'SUCCEEDED' && !exceeded && !runtime.signal?.aborted) {
         failedItems += child.items;
         if (exceeds()) {
           exceeded = true;

@@ -121,7 +121,9 @@ export function toLocalDefinition(
   machine: LocalStateMachine,
   project: ServerlessProject,
 ): { definition: Record<string, unknown>; taskFunctions: Map<string, string>; retryIntervals: Map<string, number[]> } {
-  const definition = structuredClone(machine.definition) as { States: Record<string, StateNode> };
+  // A JSON round trip, not structuredClone: under jest's vm context structuredClone builds objects of the outer realm,
+  // which the engine's plain-object check rejects, leaving nested Parameters templates (`Input: {key.$: …}`) unresolved.
+  const definition = JSON.parse(JSON.stringify(machine.definition)) as { States: Record<string, StateNode> };
   const taskFunctions = new Map<string, string>();
   const retryIntervals = new Map<string, number[]>();
   prepareStates(definition.States, project, machine.id, taskFunctions, retryIntervals);
