@@ -1,4 +1,5 @@
 import type { LocalObjectStore } from './object-store.js';
+import { LOCAL_ACCOUNT, LOCAL_REGION } from './serverless-project.js';
 
 /**
  * The Distributed Map (Map with `ProcessorConfig.Mode: DISTRIBUTED`) on the local runtime. aws-local-stepfunctions runs
@@ -24,7 +25,8 @@ import type { LocalObjectStore } from './object-store.js';
 type Json = unknown;
 type Node = Record<string, unknown>;
 
-export const DISTRIBUTED_MAP_RESOURCE = 'arn:aws:lambda:us-east-1:123456789012:function:local-distributed-map';
+/** The stand-in Task's Resource: never called (the runtime hands the state to runDistributedMap by name). */
+export const DISTRIBUTED_MAP_RESOURCE = `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:local-distributed-map`;
 // Long enough for any local job; setTimeout's limit is about 24.8 days.
 const DISTRIBUTED_MAP_TIMEOUT_SECONDS = 2_000_000;
 /** MaxConcurrency 0 (or none) means "as many as possible" (up to 10,000 on AWS); locally a bound keeps memory sane. */

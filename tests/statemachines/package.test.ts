@@ -183,7 +183,7 @@ beforeAll(() => {
     {
       cwd: root,
       encoding: 'utf8',
-      timeout: 240_000,
+      timeout: 900_000,
       // No real credentials or profiles, no instance metadata; any AWS or HTTP call would hit a closed local port.
       env: {
         PATH: process.env.PATH,
@@ -206,7 +206,7 @@ beforeAll(() => {
   ) as { Resources: Record<string, Resource>; Outputs: Record<string, { Value: unknown }> };
   resources = template.Resources;
   outputs = template.Outputs;
-}, 300_000);
+}, 960_000);
 
 afterAll(() => {
   if (packageDir) rmSync(packageDir, { recursive: true, force: true });
