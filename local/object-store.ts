@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ObjectInfo, ObjectStore } from '../functions/shared/ports.js';
 
@@ -10,13 +10,28 @@ function isMissing(err: unknown): boolean {
   return (err as NodeJS.ErrnoException).code === 'ENOENT';
 }
 
+/** One object of a listing, as S3 ListObjectsV2 describes it (`Etag` in quotes, as S3 returns it). */
+export interface ListedObject {
+  Key: string;
+  Etag: string;
+  Size: number;
+  LastModified: string;
+  StorageClass: 'STANDARD';
+}
+
+/** A local bucket: the ObjectStore port plus the listing only the local runtime needs (bulk-ingest's ItemReader). */
+export interface LocalObjectStore extends ObjectStore {
+  /** Every object whose key starts with the prefix, in ascending UTF-8 binary key order, as ListObjectsV2 pages them. */
+  list(prefix: string): Promise<ListedObject[]>;
+}
+
 /**
  * The local stand-in for an S3 bucket: objects are files under a directory, with a sidecar holding
  * the content type and the ETag (MD5 of the body, as S3 computes it for a single-part upload).
  * Like S3, a put is atomic: the body is stored under its ETag and the sidecar is swapped by rename,
  * so a reader sees the old object or the new one, never a mix.
  */
-export function createDirectoryObjectStore(directory: string): ObjectStore {
+export function createDirectoryObjectStore(directory: string): LocalObjectStore {
   // Any S3 key (up to 1024 bytes: slashes, dots, unicode) maps to one short, safe file name.
   const pathOf = (key: string) => join(directory, createHash('sha256').update(key).digest('hex'));
   const metaOf = (key: string) => `${pathOf(key)}.meta.json`;
@@ -81,6 +96,36 @@ export function createDirectoryObjectStore(directory: string): ObjectStore {
         if (previous && previous.etag !== info.etag) await rm(bodyOf(key, previous.etag), { force: true });
         return info;
       });
+    },
+    async list(prefix) {
+      let names: string[];
+      try {
+        names = await readdir(directory);
+      } catch (err) {
+        if (isMissing(err)) return [];
+        throw err;
+      }
+      const listed: ListedObject[] = [];
+      for (const name of names) {
+        if (!name.endsWith('.meta.json')) continue;
+        try {
+          const path = join(directory, name);
+          const info = JSON.parse(await readFile(path, 'utf8')) as ObjectInfo;
+          if (!info.key.startsWith(prefix)) continue;
+          const { mtime } = await stat(path);
+          listed.push({
+            Key: info.key,
+            Etag: `"${info.etag}"`,
+            Size: info.size,
+            LastModified: mtime.toISOString(),
+            StorageClass: 'STANDARD',
+          });
+        } catch (err) {
+          // Deleted (or swapped in) between the directory read and this one: not part of the listing.
+          if (!isMissing(err)) throw err;
+        }
+      }
+      return listed.sort((a, b) => Buffer.compare(Buffer.from(a.Key), Buffer.from(b.Key)));
     },
     delete(key) {
       return serialized(key, async () => {

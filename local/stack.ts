@@ -13,7 +13,7 @@ import { createDynamoUsageLedger } from '../functions/shared/adapters/dynamodb-u
 import { type AppConfig, parseConfig } from '../functions/shared/config.js';
 import { InputValidationError } from '../functions/shared/errors.js';
 import { childExecutionName, childInput } from '../functions/shared/lineage.js';
-import type { Embedder, ObjectInfo, ObjectStore, TextModel } from '../functions/shared/ports.js';
+import type { Embedder, ObjectInfo, TextModel } from '../functions/shared/ports.js';
 import { installPorts, type Ports } from '../functions/shared/runtime.js';
 import { type EdgeFunction, loadEdgeFunction } from './cloudfront-function.js';
 import { createTablesFromResources, startDynalite } from './dynamodb.js';
@@ -67,6 +67,7 @@ export interface LocalStack {
 }
 
 const DOCUMENTS_BUCKET = 'DocumentsBucket';
+const STAGING_BUCKET = 'StagingBucket';
 const APP_EVENT_BUS = 'AppEventBus';
 
 let sequence = 0n;
@@ -93,7 +94,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const dynamo = await startDynalite(options.dataDir ? { path: join(dataDir, 'dynamodb') } : {});
   await createTablesFromResources(project, dynamo.endpoint);
   const documents = createDirectoryObjectStore(join(dataDir, 's3', DOCUMENTS_BUCKET));
-  const staging: ObjectStore = createDirectoryObjectStore(join(dataDir, 's3', 'StagingBucket'));
+  const staging = createDirectoryObjectStore(join(dataDir, 's3', STAGING_BUCKET));
 
   const sfn = new LocalStepFunctions(project, {
     invoke: createLocalInvoker(project),
@@ -102,6 +103,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(options.dataDir ? { dir: join(dataDir, 'executions') } : {}),
       retention: retentionFromEnv(env),
     }),
+    // Distributed Map ItemReader / ResultWriter (bulk-ingest) name buckets by their logical id, as Ref resolves locally.
+    buckets: { [DOCUMENTS_BUCKET]: documents, [STAGING_BUCKET]: staging },
   });
   const bus = new LocalEventBus(project, sfn, APP_EVENT_BUS);
   const { embedder, textModel } = await createModels(config);

@@ -1,6 +1,7 @@
 import './polyfills.js';
 import { randomUUID } from 'node:crypto';
 import { StateMachine } from 'aws-local-stepfunctions';
+import { type DistributedMapSpec, extractDistributedMaps, runDistributedMap } from './distributed-map.js';
 import {
   ExecutionHistory,
   type ExecutionRecord,
@@ -8,6 +9,8 @@ import {
   runAsTask,
   toHistoryEvent,
 } from './execution-history.js';
+import { runStartExecutionTask, startExecutionTasks } from './nested-executions.js';
+import type { LocalObjectStore } from './object-store.js';
 import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalStateMachine, type ServerlessProject } from './serverless-project.js';
 
 /**
@@ -27,6 +30,8 @@ export interface LocalStepFunctionsOptions {
   retryScale?: number;
   /** Where executions and their history are kept (default: memory only, the last 1,000 for 7 days). */
   history?: ExecutionHistory;
+  /** Local buckets by name, for Distributed Map ItemReader / ResultWriter (see local/distributed-map.ts). */
+  buckets?: Readonly<Record<string, LocalObjectStore>>;
 }
 
 interface PreparedMachine {
@@ -34,6 +39,10 @@ interface PreparedMachine {
   engine: StateMachine;
   taskFunctions: Map<string, string>;
   retryIntervals: Map<string, number[]>;
+  /** DISTRIBUTED Map states (run by local/distributed-map.ts), each with the engine of its child executions. */
+  distributed: Map<string, { spec: DistributedMapSpec; engine: StateMachine }>;
+  /** Tasks that start another state machine (local/nested-executions.ts): state name → Resource. */
+  startExecutions: Map<string, string>;
 }
 
 type StateNode = Record<string, unknown>;
@@ -80,7 +89,9 @@ export function toLocalDefinition(
   machine: LocalStateMachine,
   project: ServerlessProject,
 ): { definition: Record<string, unknown>; taskFunctions: Map<string, string>; retryIntervals: Map<string, number[]> } {
-  const definition = structuredClone(machine.definition) as { States: Record<string, StateNode> };
+  // A JSON round trip, not structuredClone: under jest's vm context structuredClone builds objects of the outer realm,
+  // which the engine's plain-object check rejects, leaving nested Parameters templates (`Input: {key.$: …}`) unresolved.
+  const definition = JSON.parse(JSON.stringify(machine.definition)) as { States: Record<string, StateNode> };
   const taskFunctions = new Map<string, string>();
   const retryIntervals = new Map<string, number[]>();
   prepareStates(definition.States, project, machine.id, taskFunctions, retryIntervals);
@@ -91,6 +102,7 @@ export class LocalStepFunctions {
   private readonly machines = new Map<string, PreparedMachine>();
   readonly history: ExecutionHistory;
   private readonly running = new Map<string, Promise<ExecutionRecord>>();
+  private readonly stoppers = new Map<string, () => void>();
   private readonly listeners = new Set<(record: ExecutionRecord) => void>();
 
   constructor(
@@ -98,10 +110,18 @@ export class LocalStepFunctions {
     private readonly options: LocalStepFunctionsOptions,
   ) {
     this.history = options.history ?? new ExecutionHistory();
+    const validationOptions = { checkArn: true, checkPaths: true };
     for (const machine of project.stateMachines.values()) {
       const { definition, taskFunctions, retryIntervals } = toLocalDefinition(machine, project);
-      const engine = new StateMachine(definition as never, { validationOptions: { checkArn: true, checkPaths: true } });
-      this.machines.set(machine.id, { machine, engine, taskFunctions, retryIntervals });
+      const states = (definition as { States: Record<string, StateNode> }).States;
+      const startExecutions = startExecutionTasks(states);
+      // aws-local-stepfunctions has no Distributed Map: each becomes a Task this runtime handles.
+      const distributed = new Map<string, { spec: DistributedMapSpec; engine: StateMachine }>();
+      for (const [name, spec] of extractDistributedMaps(definition as { States: Record<string, StateNode> })) {
+        distributed.set(name, { spec, engine: new StateMachine(spec.processor as never, { validationOptions }) });
+      }
+      const engine = new StateMachine(definition as never, { validationOptions });
+      this.machines.set(machine.id, { machine, engine, taskFunctions, retryIntervals, distributed, startExecutions });
     }
   }
 
@@ -127,13 +147,38 @@ export class LocalStepFunctions {
   ): { record: ExecutionRecord; done: Promise<ExecutionRecord> } {
     const prepared = this.machines.get(machineId);
     if (!prepared) throw new Error(`Unknown state machine "${machineId}"; known: ${this.machineIds().join(', ')}`);
+    return this.launch(
+      prepared,
+      prepared.engine,
+      { id: machineId, name: prepared.machine.name },
+      prepared.machine.type,
+      input,
+      options,
+    );
+  }
+
+  /** StopExecution: aborts a running execution (and the child executions of its Distributed Maps); false if not running. */
+  stop(executionId: string): boolean {
+    const stop = this.stoppers.get(executionId);
+    stop?.();
+    return stop !== undefined;
+  }
+
+  private launch(
+    prepared: PreparedMachine,
+    engine: StateMachine,
+    machine: { id: string; name: string },
+    type: 'STANDARD' | 'EXPRESS',
+    input: unknown,
+    options: { name?: string; parent?: { executionArn: string; state: string } },
+  ): { record: ExecutionRecord; done: Promise<ExecutionRecord> } {
     const name = options.name ?? randomUUID();
-    const kind = prepared.machine.type === 'EXPRESS' ? 'express' : 'execution';
+    const kind = type === 'EXPRESS' ? 'express' : 'execution';
     const record: ExecutionRecord = {
       executionId: name,
-      executionArn: `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${kind}:${prepared.machine.name}:${name}`,
-      stateMachine: machineId,
-      type: prepared.machine.type,
+      executionArn: `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${kind}:${machine.name}:${name}`,
+      stateMachine: machine.id,
+      type,
       status: 'RUNNING',
       startDate: new Date().toISOString(),
       stopDate: null,
@@ -147,7 +192,7 @@ export class LocalStepFunctions {
       events: [],
     };
     this.history.add(record);
-    const done = this.run(prepared, record);
+    const done = this.run(prepared, engine, record);
     this.running.set(name, done);
     void done.finally(() => this.running.delete(name));
     return { record, done };
@@ -183,19 +228,98 @@ export class LocalStepFunctions {
     while (this.running.size > 0) await Promise.allSettled([...this.running.values()]);
   }
 
-  private async run(prepared: PreparedMachine, record: ExecutionRecord): Promise<ExecutionRecord> {
+  /** Starts a machine by its deployed name (a startExecution Task names its target by ARN). */
+  private startByName(stateMachineName: string, input: unknown, parent: { executionArn: string; state: string }) {
+    const prepared = [...this.machines.values()].find((p) => p.machine.name === stateMachineName);
+    if (!prepared) {
+      throw Object.assign(new Error(`State machine ${stateMachineName} does not exist`), {
+        name: 'StepFunctions.StateMachineDoesNotExistException',
+      });
+    }
+    const { record, done } = this.start(prepared.machine.id, input, { parent });
+    return {
+      executionArn: record.executionArn,
+      startDate: record.startDate,
+      done,
+      stop: () => this.stop(record.executionId),
+    };
+  }
+
+  /** The local Task handlers of an execution: Lambda functions, startExecution integrations, Distributed Maps. */
+  private handlersFor(
+    prepared: PreparedMachine,
+    record: ExecutionRecord,
+    signal: AbortSignal,
+  ): Record<string, (input: unknown) => Promise<never>> {
     const handlers: Record<string, (input: unknown) => Promise<never>> = {};
     for (const [state, fn] of prepared.taskFunctions) {
       handlers[state] = (input) =>
         runAsTask(record.executionArn, state, async () => (await this.options.invoke(fn, input)) as never);
     }
+    for (const [state, resource] of prepared.startExecutions) {
+      const parent = { executionArn: record.executionArn, state };
+      handlers[state] = async (input) =>
+        (await runStartExecutionTask(
+          resource,
+          input,
+          (name, childInput) => this.startByName(name, childInput, parent),
+          signal,
+        )) as never;
+    }
+    for (const [state, { spec, engine }] of prepared.distributed) {
+      handlers[state] = async (input) => {
+        const label = spec.label ?? state;
+        const runId = randomUUID();
+        const context = { Execution: { Id: record.executionArn, Name: record.executionId, Input: record.input } };
+        return (await runDistributedMap(spec, input, {
+          buckets: this.options.buckets ?? {},
+          mapRunArn: `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:mapRun:${prepared.machine.name}/${label}:${runId}`,
+          context,
+          signal,
+          startChild: (childInput) => {
+            const child = this.launch(
+              prepared,
+              engine,
+              { id: `${prepared.machine.id}/${label}`, name: `${prepared.machine.name}/${label}` },
+              spec.executionType,
+              childInput,
+              { parent: { executionArn: record.executionArn, state } },
+            );
+            const stop = () => this.stop(child.record.executionId);
+            return {
+              stop,
+              done: child.done.then((r) => ({
+                executionArn: r.executionArn,
+                name: r.executionId,
+                status: r.status === 'SUCCEEDED' ? 'SUCCEEDED' : r.status === 'ABORTED' ? 'ABORTED' : 'FAILED',
+                output: r.output,
+                error: r.error,
+                cause: r.cause,
+                startDate: r.startDate,
+                stopDate: r.stopDate ?? new Date().toISOString(),
+              })),
+            };
+          },
+        })) as never;
+      };
+    }
+    return handlers;
+  }
+
+  private async run(
+    prepared: PreparedMachine,
+    engine: StateMachine,
+    record: ExecutionRecord,
+  ): Promise<ExecutionRecord> {
+    const controller = new AbortController();
+    const handlers = this.handlersFor(prepared, record, controller.signal);
     const scale = this.options.retryScale ?? 1;
     const retryIntervalOverrides: Record<string, number[]> = {};
     if (scale !== 1) {
       for (const [state, ms] of prepared.retryIntervals)
         retryIntervalOverrides[state] = ms.map((m) => Math.round(m * scale));
     }
-    const execution = prepared.engine.run(record.input as never, {
+    const execution = engine.run(record.input as never, {
       overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides },
       context: {
         Execution: {
@@ -206,6 +330,10 @@ export class LocalStepFunctions {
         },
         StateMachine: { Id: prepared.machine.name, Name: prepared.machine.name },
       } as never,
+    });
+    this.stoppers.set(record.executionId, () => {
+      controller.abort();
+      execution.abort();
     });
     const logging = (async () => {
       let saved = Date.now();
@@ -224,9 +352,13 @@ export class LocalStepFunctions {
     } catch (err) {
       await logging.catch(() => undefined);
       const failed = record.events.find((e) => e.type === 'ExecutionFailed');
-      record.status = 'FAILED';
-      record.error = failed?.error ?? (err instanceof Error ? err.name : 'Error');
+      record.status = controller.signal.aborted ? 'ABORTED' : 'FAILED';
+      record.error = controller.signal.aborted
+        ? 'States.Aborted'
+        : (failed?.error ?? (err instanceof Error ? err.name : 'Error'));
       record.cause = failed?.cause ?? (err instanceof Error ? err.message : String(err));
+    } finally {
+      this.stoppers.delete(record.executionId);
     }
     await logging.catch(() => undefined);
     record.stopDate = new Date().toISOString();

@@ -187,6 +187,78 @@ export async function beginIngest(sql: SqlClient, doc: IngestRequest): Promise<B
   });
 }
 
+/** The sequencer a bulk item stands on when its key was never seen: older than any S3 event's. */
+export const BULK_BASE_SEQUENCER = '0';
+
+export interface BulkIngestRequest {
+  documentKey: string;
+  tenantId: string;
+  contentHash: string;
+  /** The version to register, given the sequencer the item stands on (its name must differ per content). */
+  versionFor: (sequencer: string) => string;
+}
+
+/**
+ * Registers the ingest of a listed object (bulk-ingest), which has no S3 event and so no sequencer of its own. It
+ * replays the latest event seen for the key: it stands on that event's sequencer (or, for a key never seen, on one
+ * older than any event's), so a real upload or deletion event, before or after, always wins. Content already live
+ * is `unchanged`; a deleted key is `stale`; anything else (new, failed, or an ingest left pending by a stopped
+ * run) starts a version named after the sequencer and the content, so a re-run of the same content reuses it.
+ */
+export async function beginBulkIngest(
+  sql: SqlClient,
+  doc: BulkIngestRequest,
+): Promise<{ outcome: BeginOutcome; version: string; sequencer: string }> {
+  return sql.transaction(async (tx) => {
+    const fresh = doc.versionFor(BULK_BASE_SEQUENCER);
+    const inserted = await tx.query(
+      `insert into documents (document_key, tenant_id, state, pending_version, pending_hash, last_sequencer)
+       values ($1, $2, 'ingesting', $3, $4, $5)
+       on conflict (document_key) do nothing`,
+      [doc.documentKey, doc.tenantId, fresh, doc.contentHash, BULK_BASE_SEQUENCER],
+    );
+    if (inserted.affectedRows === 1) return { outcome: 'started', version: fresh, sequencer: BULK_BASE_SEQUENCER };
+
+    const row = await lockDocument(tx, doc.documentKey);
+    const sequencer = row?.last_sequencer ?? BULK_BASE_SEQUENCER;
+    const version = doc.versionFor(sequencer);
+    if (!row || row.state === 'deleted') return { outcome: 'stale', version, sequencer };
+    if (row.state === 'indexed' && row.live_hash === doc.contentHash)
+      return { outcome: 'unchanged', version, sequencer };
+    await tx.query(
+      `update documents set tenant_id = $2, state = 'ingesting', pending_version = $3, pending_hash = $4,
+         updated_at = now()
+       where document_key = $1`,
+      [doc.documentKey, doc.tenantId, version, doc.contentHash],
+    );
+    return { outcome: 'started', version, sequencer };
+  });
+}
+
+/**
+ * Records the failure of a listed object that could not be loaded (bulk-ingest): like recordFailure, but with no
+ * sequencer of its own it never cancels an ingest in progress (an upload event's) and never revives a deleted key.
+ */
+export async function recordBulkFailure(
+  sql: SqlClient,
+  args: { documentKey: string; tenantId: string; error: string },
+): Promise<'recorded' | 'stale'> {
+  return sql.transaction(async (tx) => {
+    await tx.query(
+      `insert into documents (document_key, tenant_id, state, last_sequencer) values ($1, $2, 'failed', $3)
+       on conflict (document_key) do nothing`,
+      [args.documentKey, args.tenantId, BULK_BASE_SEQUENCER],
+    );
+    const row = await lockDocument(tx, args.documentKey);
+    if (!row || row.state === 'deleted' || row.pending_version !== null) return 'stale';
+    await tx.query(
+      `update documents set state = 'failed', last_error = $2, updated_at = now() where document_key = $1`,
+      [args.documentKey, args.error],
+    );
+    return 'recorded';
+  });
+}
+
 export interface IndexedChunk {
   chunkId: string;
   documentKey: string;
@@ -399,6 +471,21 @@ export async function countTenantDocuments(sql: SqlClient, tenantId: string): Pr
     [tenantId],
   );
   return Number(res.rows[0]?.n ?? 0);
+}
+
+/**
+ * The page each of these chunks comes from, for chunks of paged documents (PDF): chunk id → 1-based page.
+ * Read from the chunk's metadata after the search, so the search query itself stays as it is.
+ */
+export async function pagesOfChunks(sql: SqlClient, chunkIds: readonly string[]): Promise<Map<string, number>> {
+  if (chunkIds.length === 0) return new Map();
+  const placeholders = chunkIds.map((_, i) => `$${i + 1}`).join(', ');
+  const res = await sql.query<{ chunk_id: string; page: number }>(
+    `select chunk_id, (metadata->>'page')::int as page from chunks
+     where chunk_id in (${placeholders}) and metadata ? 'page'`,
+    chunkIds,
+  );
+  return new Map(res.rows.map((r) => [r.chunk_id, Number(r.page)]));
 }
 
 // ---- search ----------------------------------------------------------------------------------

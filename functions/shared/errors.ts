@@ -47,6 +47,21 @@ export class InvalidEncodingError extends NamedError {
   override readonly name = 'InvalidEncodingError';
 }
 
+/** The PDF is encrypted with a password we do not have: its text cannot be read. */
+export class EncryptedDocumentError extends NamedError {
+  override readonly name = 'EncryptedDocumentError';
+}
+
+/** The PDF has pages but no text layer (scanned or image-only); text recognition (OCR) is not done here. */
+export class ImageOnlyDocumentError extends NamedError {
+  override readonly name = 'ImageOnlyDocumentError';
+}
+
+/** The bytes claim a format (a PDF) but are not a readable file of it (truncated or corrupt). */
+export class MalformedDocumentError extends NamedError {
+  override readonly name = 'MalformedDocumentError';
+}
+
 /** A newer upload or a deletion of the same key arrived while this version was being indexed. */
 export class DocumentSupersededError extends NamedError {
   override readonly name = 'DocumentSupersededError';
@@ -186,6 +201,9 @@ export const ERROR_CLASSES = [
   EmptyDocumentError,
   UnsupportedContentTypeError,
   InvalidEncodingError,
+  EncryptedDocumentError,
+  ImageOnlyDocumentError,
+  MalformedDocumentError,
   DocumentSupersededError,
   IncompleteVersionError,
   ModelThrottledError,

@@ -84,10 +84,17 @@ describe('bad documents get a named error or a documented outcome, and no partia
     ['a whitespace-only document', 'bad/blank.txt', ' \n\t\n ', 'text/plain', 'EmptyDocumentError'],
     [
       'an unsupported content type',
+      'bad/photo.png',
+      Buffer.from([0x89, 0x50, 0x4e, 0x47]),
+      'image/png',
+      'UnsupportedContentTypeError',
+    ],
+    [
+      'a PDF that is not a readable PDF file',
       'bad/report.pdf',
       '%PDF-1.7 pretend',
       'application/pdf',
-      'UnsupportedContentTypeError',
+      'MalformedDocumentError',
     ],
     [
       'binary content under a text type',

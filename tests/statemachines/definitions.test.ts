@@ -2,6 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import aslValidator from 'asl-validator';
 import { ERROR_NAMES } from '../../functions/shared/errors.js';
+import { stateMachineNameOf } from '../../local/nested-executions.js';
 import { loadServerlessProject } from '../../local/serverless-project.js';
 import { toLocalDefinition } from '../../local/step-functions.js';
 
@@ -25,7 +26,9 @@ function allStates(states: Record<string, State>): [string, State][] {
 }
 
 const statesOf = (definition: Record<string, unknown>) => allStates(definition.States as Record<string, State>);
-const isBuiltIn = (name: string) => name.startsWith('States.') || name.startsWith('Lambda.');
+// States.*, and the errors of the Lambda and Step Functions (startExecution) integrations
+const isBuiltIn = (name: string) =>
+  name.startsWith('States.') || name.startsWith('Lambda.') || name.startsWith('StepFunctions.');
 
 describe('state machine definitions', () => {
   it('loads one machine per file in statemachines/, each wired in serverless.yml', () => {
@@ -54,13 +57,18 @@ describe('state machine definitions', () => {
       expect(languages.filter((l) => l !== undefined && l !== 'JSONPath')).toEqual([]);
     });
 
-    it('references only functions that serverless.yml defines', () => {
+    it('references only functions and state machines that serverless.yml defines', () => {
       const targets = statesOf(machine.definition)
         .map(([, s]) => (s.Resource as { 'Fn::GetAtt'?: [string, string] } | undefined)?.['Fn::GetAtt']?.[0])
         .filter((t): t is string => t !== undefined);
+      const started = statesOf(machine.definition)
+        .filter(([, s]) => String(s.Resource).startsWith('arn:aws:states:::states:startExecution'))
+        .map(([, s]) => stateMachineNameOf((s.Parameters as { StateMachineArn?: unknown }).StateMachineArn));
+      const machineNames = machines.map((m) => m.name);
 
-      expect(targets.length).toBeGreaterThan(0);
+      expect(targets.length + started.length).toBeGreaterThan(0);
       expect(targets.filter((t) => !project.functions.has(t))).toEqual([]);
+      expect(started.filter((name) => !machineNames.includes(name))).toEqual([]);
     });
 
     it('gives every Lambda task a timeout and a Retry on named errors, never on States.ALL', () => {

@@ -190,8 +190,7 @@ beforeAll(() => {
     {
       cwd: root,
       encoding: 'utf8',
-      // a safety net against a hung packager, not a speed check: 2 shared cores under load take over 4 minutes
-      timeout: 540_000,
+      timeout: 900_000,
       // No real credentials or profiles, no instance metadata; any AWS or HTTP call would hit a closed local port.
       env: {
         PATH: process.env.PATH,
@@ -214,7 +213,7 @@ beforeAll(() => {
   ) as { Resources: Record<string, Resource>; Outputs: Record<string, { Value: unknown }> };
   resources = template.Resources;
   outputs = template.Outputs;
-}, 600_000);
+}, 960_000);
 
 afterAll(() => {
   if (packageDir) rmSync(packageDir, { recursive: true, force: true });
@@ -723,6 +722,72 @@ describe('sls package', () => {
           Resource: { 'Fn::GetAtt': ['EdgeIndexTable', 'Arn'] },
         },
       ]);
+    });
+  });
+
+  describe('bulk-ingest state machine', () => {
+    const arnOf = (kind: 'stateMachine' | 'execution', name: string) =>
+      `arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:${kind}:${name}`;
+    /** The role's statements as action → the ARN templates or references it is granted on. */
+    function grants(): Map<string, string[]> {
+      const roleId = [...referencedIds(propertiesOf('BulkIngestStateMachine').RoleArn)][0] as string;
+      const byAction = new Map<string, string[]>();
+      for (const statement of allowStatements(resource(roleId))) {
+        const targets = asArray(statement.Resource as unknown).map((r) => JSON.stringify(r));
+        for (const action of asArray(statement.Action))
+          byAction.set(action, [...(byAction.get(action) ?? []), ...targets]);
+      }
+      return byAction;
+    }
+
+    it('is a STANDARD machine whose Distributed Map lists the documents bucket and writes its results to staging', () => {
+      const props = propertiesOf('BulkIngestStateMachine');
+      const { definition, substitutions } = deployedDefinition('BulkIngestStateMachine');
+      const map = (definition.States as Record<string, Node>).IngestPrefix as Node;
+      const placeholder = (value: unknown) => substitutions[/^\$\{(\w+)\}$/.exec(String(value))?.[1] ?? ''];
+
+      expect(props.StateMachineType).toBe('STANDARD');
+      expect(props.StateMachineName).toBe('composable-ai-ci-bulk-ingest');
+      expect(map.Type).toBe('Map');
+      expect((map.ItemProcessor as Node).ProcessorConfig).toEqual({ Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' });
+      expect((map.ItemReader as Node).Resource).toBe('arn:aws:states:::s3:listObjectsV2');
+      expect(placeholder(((map.ItemReader as Node).Parameters as Node).Bucket)).toEqual({ Ref: 'DocumentsBucket' });
+      expect(placeholder(((map.ResultWriter as Node).Parameters as Node).Bucket)).toEqual({ Ref: 'StagingBucket' });
+      expect((map.ItemBatcher as Node).MaxItemsPerBatch).toEqual(expect.any(Number));
+      expect(map.MaxConcurrency).toEqual(expect.any(Number));
+      expect(map.ToleratedFailurePercentagePath).toBe('$.toleratedFailurePercentage');
+    });
+
+    it('may start its own child executions and ingest-and-index, and nothing else', () => {
+      const granted = grants();
+
+      expect(granted.get('states:StartExecution')?.sort()).toEqual(
+        [
+          JSON.stringify({ 'Fn::Sub': arnOf('stateMachine', 'composable-ai-ci-ingest-and-index') }),
+          JSON.stringify({ 'Fn::Sub': [arnOf('stateMachine', 'composable-ai-ci-bulk-ingest'), {}] }),
+        ].sort(),
+      );
+      expect(granted.get('states:StopExecution')?.every((r) => r.includes(':execution:composable-ai-ci-'))).toBe(true);
+      expect(granted.get('states:RedriveExecution')).toEqual([
+        JSON.stringify({ 'Fn::Sub': `${arnOf('execution', 'composable-ai-ci-bulk-ingest')}/*` }),
+      ]);
+      expect(granted.has('lambda:InvokeFunction')).toBe(false);
+    });
+
+    it('reads (List/Get) the documents bucket only and writes under staging bulk-ingest/ only', () => {
+      const granted = grants();
+      const onDocuments = (targets: string[] | undefined) =>
+        (targets ?? []).every((t) => t.includes('"Ref":"DocumentsBucket"'));
+
+      expect(onDocuments(granted.get('s3:List*'))).toBe(true);
+      expect((granted.get('s3:List*') ?? []).length).toBeGreaterThan(0);
+      expect(
+        (granted.get('s3:GetObject') ?? []).every((t) => t.includes('StagingBucket') && t.includes('/bulk-ingest/*')),
+      ).toBe(true);
+      expect((granted.get('s3:PutObject') ?? []).length).toBeGreaterThan(0);
+      expect(
+        (granted.get('s3:PutObject') ?? []).every((t) => t.includes('StagingBucket') && t.includes('/bulk-ingest/*')),
+      ).toBe(true);
     });
   });
 

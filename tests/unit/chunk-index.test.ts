@@ -2,6 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  BULK_BASE_SEQUENCER,
+  beginBulkIngest,
   beginIngest,
   compareSequencers,
   countTenantDocuments,
@@ -13,6 +15,7 @@ import {
   indexChunks,
   migrate,
   publishVersion,
+  recordBulkFailure,
   recordFailure,
   type SearchHit,
   searchChunks,
@@ -193,6 +196,73 @@ describe('beginIngest', () => {
 
     expect(outcome).toBe('started');
     expect(await getDocumentStatus(sql, doc.documentKey)).toMatchObject({ state: 'ingesting', liveVersion: 'v1' });
+  });
+});
+
+describe('beginBulkIngest', () => {
+  const versionFor = (hash: string) => (sequencer: string) => `v-${sequencer}${hash}`;
+  const listed = (documentKey: string, contentHash: string) => ({
+    documentKey,
+    tenantId: 't-bulk',
+    contentHash,
+    versionFor: versionFor(contentHash.toUpperCase()),
+  });
+
+  it('starts a key never seen on a sequencer older than any event, and the same version when run again', async () => {
+    const first = await beginBulkIngest(sql, listed('bulk/new.md', 'aa'));
+    const again = await beginBulkIngest(sql, listed('bulk/new.md', 'aa'));
+
+    expect(first).toEqual({ outcome: 'started', version: 'v-0AA', sequencer: BULK_BASE_SEQUENCER });
+    expect(again).toEqual(first);
+    expect(compareSequencers(BULK_BASE_SEQUENCER, '0000000000000001')).toBeLessThan(0);
+  });
+
+  it('skips content already live, and stands on the last event so a later upload event still wins', async () => {
+    const doc: Doc = {
+      documentKey: 'bulk/up.md',
+      tenantId: 't-bulk',
+      version: 'v-0F',
+      sequencer: '0F',
+      contentHash: 'bb',
+    };
+    await ingest(sql, doc, [chunk(doc, 0, 'uploaded', unit(1))]);
+
+    const same = await beginBulkIngest(sql, listed(doc.documentKey, 'bb'));
+    const changed = await beginBulkIngest(sql, listed(doc.documentKey, 'cc'));
+    const upload = await beginIngest(sql, { ...doc, version: 'v-10', sequencer: '10', contentHash: 'dd' });
+
+    expect(same.outcome).toBe('unchanged');
+    expect(changed).toEqual({ outcome: 'started', version: 'v-0FCC', sequencer: '0F' });
+    expect(upload).toBe('started');
+    await expect(
+      publishVersion(sql, { documentKey: doc.documentKey, version: 'v-0FCC', expectedChunks: 0 }),
+    ).rejects.toBeInstanceOf(DocumentSupersededError);
+  });
+
+  it('leaves a deleted key deleted', async () => {
+    await deleteDocument(sql, { documentKey: 'bulk/gone.md', tenantId: 't-bulk', sequencer: '20' });
+
+    const outcome = await beginBulkIngest(sql, listed('bulk/gone.md', 'ee'));
+
+    expect(outcome.outcome).toBe('stale');
+    expect(await getDocumentStatus(sql, 'bulk/gone.md')).toMatchObject({ state: 'deleted' });
+  });
+
+  it('records a failure without cancelling an ingest in progress, and records it otherwise', async () => {
+    await beginIngest(sql, {
+      documentKey: 'bulk/busy.md',
+      tenantId: 't-bulk',
+      version: 'v-30',
+      sequencer: '30',
+      contentHash: 'ff',
+    });
+
+    const busy = await recordBulkFailure(sql, { documentKey: 'bulk/busy.md', tenantId: 't-bulk', error: 'E: x' });
+    const fresh = await recordBulkFailure(sql, { documentKey: 'bulk/bad.pdf', tenantId: 't-bulk', error: 'E: y' });
+
+    expect([busy, fresh]).toEqual(['stale', 'recorded']);
+    expect(await getDocumentStatus(sql, 'bulk/busy.md')).toMatchObject({ state: 'ingesting', lastError: null });
+    expect(await getDocumentStatus(sql, 'bulk/bad.pdf')).toMatchObject({ state: 'failed', lastError: 'E: y' });
   });
 });
 

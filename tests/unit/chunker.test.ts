@@ -1,6 +1,7 @@
 import {
   type Chunk,
   chunkDocument,
+  chunkPages,
   type DocumentContentType,
   resolveContentType,
   SUPPORTED_CONTENT_TYPES,
@@ -204,6 +205,8 @@ describe('resolveContentType', () => {
     [undefined, 'notes/minutes.txt', 'text/plain'],
     [undefined, 'notes/minutes.text', 'text/plain'],
     [undefined, 'exports/catalogue.json', 'application/json'],
+    ['application/pdf', 'reports/annual', 'application/pdf'],
+    [undefined, 'reports/annual.PDF', 'application/pdf'],
   ] as const)('maps header %p with key %p to %p', (header, key, expected) => {
     const resolved = resolveContentType(header, key);
 
@@ -211,9 +214,8 @@ describe('resolveContentType', () => {
   });
 
   it.each([
-    ['application/pdf', 'reports/annual.txt'],
     ['image/png', 'photos/harbour.png'],
-    [undefined, 'reports/annual.pdf'],
+    [undefined, 'photos/harbour.png'],
     ['application/octet-stream', 'bin/archive.tar.gz'],
     [undefined, 'README'],
     [undefined, 'config/.json'],
@@ -230,7 +232,34 @@ describe('resolveContentType', () => {
   it('resolves every supported type from its own header', () => {
     const resolved = SUPPORTED_CONTENT_TYPES.map((type) => resolveContentType(type, 'object'));
 
-    expect(resolved).toEqual(['text/plain', 'text/markdown', 'text/html', 'application/json']);
+    expect(resolved).toEqual(['text/plain', 'text/markdown', 'text/html', 'application/json', 'application/pdf']);
+  });
+});
+
+describe('chunkPages', () => {
+  const options = { maxTokens: 40, overlapTokens: 0 };
+
+  it('numbers chunks across pages and gives each the page it comes from', () => {
+    const pages = [
+      'The ferry leaves from pier four.',
+      '',
+      `${'The lighthouse keeper winds the lamp. '.repeat(12)}`,
+      'The fish market opens at dawn.',
+    ];
+
+    const chunks = chunkPages(pages, options);
+
+    expect(chunks.map((c) => c.ordinal)).toEqual(chunks.map((_, i) => i));
+    expect(chunks[0]).toMatchObject({ page: 1, text: 'The ferry leaves from pier four.' });
+    expect(chunks.at(-1)).toMatchObject({ page: 4, text: 'The fish market opens at dawn.' });
+    const lighthouse = chunks.filter((c) => c.text.includes('lighthouse'));
+    expect(lighthouse.length).toBeGreaterThan(1);
+    expect(lighthouse.every((c) => c.page === 3 && c.tokenCount <= options.maxTokens)).toBe(true);
+    expect(chunks.some((c) => c.page === 2)).toBe(false);
+  });
+
+  it('refuses to chunk a PDF as text', () => {
+    expect(() => chunkDocument('%PDF-1.7', 'application/pdf', options)).toThrow(UnsupportedContentTypeError);
   });
 });
 

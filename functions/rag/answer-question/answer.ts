@@ -40,14 +40,22 @@ export async function searchChunks(input: AskInput & { embedding: number[] }, de
     candidates: Math.max(deps.config.search.candidates, input.topK),
     efSearch: deps.config.search.efSearch,
   });
+  const pages = await index.pagesOfChunks(
+    deps.sql,
+    hits.map((h) => h.chunkId),
+  );
   return {
-    hits: hits.map((h) => ({
-      chunkId: h.chunkId,
-      documentKey: h.documentKey,
-      heading: h.heading,
-      content: h.content,
-      score: h.score,
-    })),
+    hits: hits.map((h) => {
+      const page = pages.get(h.chunkId);
+      return {
+        chunkId: h.chunkId,
+        documentKey: h.documentKey,
+        heading: h.heading,
+        content: h.content,
+        score: h.score,
+        ...(page === undefined ? {} : { page }),
+      };
+    }),
   };
 }
 
@@ -55,9 +63,10 @@ const escapeText = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '
 const escapeAttribute = (text: string) => escapeText(text).replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** Quotes a chunk as data for the prompt: `<` is escaped so a document can never close or open a block. */
-export function renderPassage(hit: Pick<Hit, 'chunkId' | 'heading' | 'content'>): string {
+export function renderPassage(hit: Pick<Hit, 'chunkId' | 'heading' | 'content' | 'page'>): string {
   const section = hit.heading ? ` section="${escapeAttribute(hit.heading)}"` : '';
-  return `<passage id="${escapeAttribute(hit.chunkId)}"${section}>${escapeText(hit.content)}</passage>`;
+  const page = hit.page === undefined ? '' : ` page="${hit.page}"`;
+  return `<passage id="${escapeAttribute(hit.chunkId)}"${section}${page}>${escapeText(hit.content)}</passage>`;
 }
 
 /** GenerateAnswer: answers from the retrieved passages through the router's policy, citing the chunks used. */
@@ -93,6 +102,8 @@ export async function generateAnswer(input: GenerateInput, deps: Deps): Promise<
       chunkId: h.chunkId,
       score: h.score,
       text: h.content,
+      // Chunks of paged documents (PDF) say which page they quote.
+      ...(h.page === undefined ? {} : { page: h.page }),
     })),
     model: routed.model,
     servedBy: routed.servedBy,

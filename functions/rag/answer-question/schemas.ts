@@ -23,6 +23,8 @@ export const Hit = z.object({
   heading: z.string().nullable(),
   content: z.string(),
   score: z.number(),
+  /** The 1-based page of a PDF chunk; absent for documents without pages. */
+  page: z.number().int().positive().optional(),
 });
 export type Hit = z.infer<typeof Hit>;
 
@@ -38,7 +40,8 @@ export type GenerateInput = z.infer<typeof GenerateInput>;
 
 export interface Answer {
   answer: string;
-  citations: { documentKey: string; chunkId: string; score: number; text: string }[];
+  /** `page`: the 1-based page of a PDF chunk, absent for documents without pages. */
+  citations: { documentKey: string; chunkId: string; score: number; text: string; page?: number }[];
   /** The catalog model the router chose; `servedBy` is what produced the text (the offline stand-in locally). */
   model: string;
   servedBy: string;

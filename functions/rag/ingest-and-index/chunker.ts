@@ -3,13 +3,14 @@ import { Lexer, type MarkedToken, type Token, type Tokens } from 'marked';
 import { UnsupportedContentTypeError } from '../../shared/errors.js';
 import { countTokens, decodeTokens, encodeTokens } from '../../shared/tokens.js';
 
-export type DocumentContentType = 'text/plain' | 'text/markdown' | 'text/html' | 'application/json';
+export type DocumentContentType = 'text/plain' | 'text/markdown' | 'text/html' | 'application/json' | 'application/pdf';
 
 export const SUPPORTED_CONTENT_TYPES: readonly DocumentContentType[] = Object.freeze([
   'text/plain',
   'text/markdown',
   'text/html',
   'application/json',
+  'application/pdf',
 ]);
 
 export interface Chunk {
@@ -17,6 +18,8 @@ export interface Chunk {
   text: string;
   heading: string | null;
   tokenCount: number;
+  /** The 1-based page the chunk comes from, for paged formats (PDF); a chunk never spans two pages. */
+  page?: number;
 }
 
 export interface ChunkOptions {
@@ -32,6 +35,7 @@ const TYPE_BY_MEDIA_TYPE: Readonly<Record<string, DocumentContentType>> = {
   'text/x-markdown': 'text/markdown',
   'text/html': 'text/html',
   'application/json': 'application/json',
+  'application/pdf': 'application/pdf',
 };
 
 const TYPE_BY_EXTENSION: Readonly<Record<string, DocumentContentType>> = {
@@ -42,6 +46,7 @@ const TYPE_BY_EXTENSION: Readonly<Record<string, DocumentContentType>> = {
   html: 'text/html',
   htm: 'text/html',
   json: 'application/json',
+  pdf: 'application/pdf',
 };
 
 // S3 stores these when the uploader did not say what the object is: only then does the key decide.
@@ -445,6 +450,8 @@ function extractSections(text: string, contentType: DocumentContentType): Sectio
       return htmlSections(normalized);
     case 'application/json':
       return jsonSections(normalized);
+    case 'application/pdf':
+      throw new UnsupportedContentTypeError('A PDF is chunked from its extracted pages (chunkPages), not as text');
     default:
       throw new UnsupportedContentTypeError(`Unsupported document content type: ${String(contentType)}`);
   }
@@ -676,16 +683,43 @@ function assertOptions(options: ChunkOptions): void {
   }
 }
 
+// Packing adds per-part counts; the margin keeps most chunks from needing a second exact count.
+function packingBudget(options: ChunkOptions): number {
+  return Math.max(1, options.maxTokens - Math.max(1, Math.ceil(options.maxTokens / 50)));
+}
+
+function chunkSections(sections: readonly Section[], options: ChunkOptions, chunks: Chunk[], page?: number): void {
+  const budget = packingBudget(options);
+  for (const section of sections) {
+    for (const draft of packSection(buildPieces(section.blocks, budget), options, budget)) {
+      chunks.push({
+        ordinal: chunks.length,
+        text: draft.text,
+        heading: section.heading,
+        tokenCount: draft.tokenCount,
+        ...(page === undefined ? {} : { page }),
+      });
+    }
+  }
+}
+
 /** Splits a document's text into token-bounded, overlapping chunks that follow its structure. */
 export function chunkDocument(text: string, contentType: DocumentContentType, options: ChunkOptions): Chunk[] {
   assertOptions(options);
-  // Packing adds per-part counts; the margin keeps most chunks from needing a second exact count.
-  const budget = Math.max(1, options.maxTokens - Math.max(1, Math.ceil(options.maxTokens / 50)));
   const chunks: Chunk[] = [];
-  for (const section of extractSections(text, contentType)) {
-    for (const draft of packSection(buildPieces(section.blocks, budget), options, budget)) {
-      chunks.push({ ordinal: chunks.length, text: draft.text, heading: section.heading, tokenCount: draft.tokenCount });
-    }
-  }
+  chunkSections(extractSections(text, contentType), options, chunks);
+  return chunks;
+}
+
+/**
+ * Chunks a paged document (a PDF's extracted text, page n at index n - 1) page by page, as plain text: every chunk
+ * carries its page number and none spans two pages, so a citation can name the page. Blank pages yield no chunk.
+ */
+export function chunkPages(pages: readonly string[], options: ChunkOptions): Chunk[] {
+  assertOptions(options);
+  const chunks: Chunk[] = [];
+  pages.forEach((text, index) => {
+    chunkSections(plainTextSections(text.replace(/\r\n?/g, '\n')), options, chunks, index + 1);
+  });
   return chunks;
 }

@@ -5,12 +5,14 @@ import {
   DocumentSupersededError,
   DocumentTooLargeError,
   EmptyDocumentError,
+  InputValidationError,
   InvalidEncodingError,
   UnsupportedContentTypeError,
 } from '../../shared/errors.js';
 import type { Ports } from '../../shared/runtime.js';
 import * as index from '../chunk-index.js';
-import { type Chunk, chunkDocument, resolveContentType } from './chunker.js';
+import { type Chunk, chunkDocument, chunkPages, type DocumentContentType, resolveContentType } from './chunker.js';
+import { extractPdfText } from './pdf.js';
 import type { BatchInput, Chunking, FailureInput, LoadedDocument, S3ObjectEvent } from './schemas.js';
 
 type Deps = Pick<Ports, 'config' | 'documents' | 'staging' | 'sql' | 'embedder' | 'events'>;
@@ -25,6 +27,15 @@ export function tenantOf(documentKey: string): string {
 /** A document version is named after the S3 event sequencer, so retried steps of one event agree on it. */
 export function versionOf(sequencer: string): string {
   return `v-${sequencer.toUpperCase()}`;
+}
+
+/**
+ * The version of a listed object (bulk-ingest): the sequencer it stands on, then 16 hex digits of its content hash.
+ * S3 sequencers are 16 to 18 hex digits, so this longer name never equals an event's version, and a re-run of the
+ * same content names the same version (its chunk ids upsert in place).
+ */
+export function bulkVersionOf(sequencer: string, contentHash: string): string {
+  return `v-${sequencer.toUpperCase()}${contentHash.slice(0, 16).toUpperCase()}`;
 }
 
 /** Deterministic chunk id: document key + version + ordinal (readable in citations). */
@@ -71,28 +82,63 @@ export async function loadDocument(event: S3ObjectEvent, deps: Deps): Promise<Lo
   const contentType = resolveContentType(head.contentType, documentKey);
   if (!contentType) {
     throw new UnsupportedContentTypeError(
-      `${documentKey} has content type "${head.contentType}"; supported: text/plain, text/markdown, text/html, application/json`,
+      `${documentKey} has content type "${head.contentType}"; supported: text/plain, text/markdown, text/html, application/json, application/pdf`,
     );
   }
   const object = await deps.documents.get(documentKey);
   if (!object) throw new DocumentNotFoundError(`${documentKey} no longer exists`);
-  const text = decodeText(object.body, documentKey);
-  if (text.trim().length === 0) throw new EmptyDocumentError(`${documentKey} has no text`);
+  // Unreadable content fails here, before the version is registered: the live version stays as it is.
+  if (contentType === 'application/pdf') {
+    await extractPdfText(object.body, documentKey);
+  } else {
+    const text = decodeText(object.body, documentKey);
+    if (text.trim().length === 0) throw new EmptyDocumentError(`${documentKey} has no text`);
+  }
 
   const tenantId = tenantOf(documentKey);
-  const version = versionOf(sequencer);
   const contentHash = createHash('sha256').update(object.body).digest('hex');
-  const outcome = await index.beginIngest(deps.sql, { documentKey, tenantId, version, contentHash, sequencer });
+  const registered =
+    sequencer === undefined
+      ? await index.beginBulkIngest(deps.sql, {
+          documentKey,
+          tenantId,
+          contentHash,
+          versionFor: (base) => bulkVersionOf(base, contentHash),
+        })
+      : {
+          outcome: await index.beginIngest(deps.sql, {
+            documentKey,
+            tenantId,
+            version: versionOf(sequencer),
+            contentHash,
+            sequencer,
+          }),
+          version: versionOf(sequencer),
+          sequencer,
+        };
+  const { outcome, version } = registered;
   return {
     documentKey,
     tenantId,
     version,
-    sequencer,
+    sequencer: registered.sequencer,
     etag: object.info.etag,
     contentType,
     size: object.info.size,
     outcome,
   };
+}
+
+async function chunksOf(
+  body: Uint8Array,
+  documentKey: string,
+  contentType: DocumentContentType,
+  deps: Deps,
+): Promise<Chunk[]> {
+  if (contentType === 'application/pdf') {
+    return chunkPages((await extractPdfText(body, documentKey)).pages, deps.config.chunking);
+  }
+  return chunkDocument(decodeText(body, documentKey), contentType, deps.config.chunking);
 }
 
 /** ChunkDocument: splits the document and stages the chunks in batches; only counts travel in the payload. */
@@ -104,7 +150,7 @@ export async function chunkAndStage(
   if (!object || object.info.etag !== input.etag) {
     throw new DocumentSupersededError(`${input.documentKey} changed or was deleted after it was loaded`);
   }
-  const chunks = chunkDocument(decodeText(object.body, input.documentKey), input.contentType, deps.config.chunking);
+  const chunks = await chunksOf(object.body, input.documentKey, input.contentType, deps);
   if (chunks.length === 0) throw new EmptyDocumentError(`${input.documentKey} has no indexable text`);
   const size = deps.config.embedBatchSize;
   const batches: Chunking['batches'] = [];
@@ -132,6 +178,10 @@ export function embeddingInput(chunk: Pick<Chunk, 'heading' | 'text'>): string {
   return chunk.heading ? `${chunk.heading}\n${chunk.text}` : chunk.text;
 }
 
+function pageOf(chunk: Pick<Chunk, 'page'>): { page?: number } {
+  return chunk.page === undefined ? {} : { page: chunk.page };
+}
+
 /** The index rows of a version's chunks and their vectors (chunk ids derived from key, version and ordinal). */
 export function indexRows(
   version: { documentKey: string; version: string; tenantId: string },
@@ -149,7 +199,7 @@ export function indexRows(
     content: c.text,
     tokenCount: c.tokenCount,
     embedding: vectors[i] ?? [],
-    ...(metadata ? { metadata } : {}),
+    ...(metadata || c.page !== undefined ? { metadata: { ...metadata, ...pageOf(c) } } : {}),
   }));
 }
 
@@ -229,6 +279,8 @@ export async function markFailed(input: FailureInput, deps: Deps): Promise<{ doc
   const error = `${input.error.Error}: ${input.error.Cause ?? ''}`.slice(0, 2000);
   if (input.document && input.document.outcome === 'started') {
     await index.discardVersion(deps.sql, { documentKey, version: input.document.version, error });
+  } else if (input.detail.object.sequencer === undefined) {
+    await index.recordBulkFailure(deps.sql, { documentKey, tenantId: tenantOf(documentKey), error });
   } else {
     await index.recordFailure(deps.sql, {
       documentKey,
@@ -246,11 +298,10 @@ export async function removeDocument(
   deps: Deps,
 ): Promise<{ documentKey: string; removedChunks: number; stale: boolean }> {
   const documentKey = event.detail.object.key;
-  const result = await index.deleteDocument(deps.sql, {
-    documentKey,
-    tenantId: tenantOf(documentKey),
-    sequencer: event.detail.object.sequencer,
-  });
+  const { sequencer } = event.detail.object;
+  // The schema lets only a BulkIngest Object Created event go without a sequencer.
+  if (sequencer === undefined) throw new InputValidationError(`the deletion of ${documentKey} has no sequencer`);
+  const result = await index.deleteDocument(deps.sql, { documentKey, tenantId: tenantOf(documentKey), sequencer });
   return result === 'stale'
     ? { documentKey, removedChunks: 0, stale: true }
     : { documentKey, removedChunks: result.removedChunks, stale: false };

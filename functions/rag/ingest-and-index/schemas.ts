@@ -12,15 +12,39 @@ export const DocumentKey = z
 
 export const Version = z.string().regex(/^v-[0-9A-Fa-f]+$/, 'version is v-<sequencer hex>');
 
-/** The part of an S3 "Object Created"/"Object Deleted" EventBridge event the machine reads. */
-export const S3ObjectEvent = z.object({
-  id: z.string().min(1),
-  'detail-type': z.enum(['Object Created', 'Object Deleted']),
-  detail: z.object({
-    bucket: z.object({ name: z.string().min(1) }),
-    object: z.object({ key: DocumentKey, sequencer: z.string().regex(/^[0-9A-Fa-f]+$/) }),
-  }),
-});
+/** What bulk-ingest puts in `detail.reason` of the events it starts ingest-and-index with (one per listed object). */
+export const BULK_INGEST_REASON = 'BulkIngest';
+
+/**
+ * The part of an S3 "Object Created"/"Object Deleted" EventBridge event the machine reads. bulk-ingest starts the
+ * same machine with an "Object Created" event of reason `BulkIngest` for each object it lists: a listing has no
+ * sequencer, so such an event carries none (see loadDocument).
+ */
+export const S3ObjectEvent = z
+  .object({
+    id: z.string().min(1),
+    'detail-type': z.enum(['Object Created', 'Object Deleted']),
+    detail: z.object({
+      bucket: z.object({ name: z.string().min(1) }),
+      object: z.object({
+        key: DocumentKey,
+        sequencer: z
+          .string()
+          .regex(/^[0-9A-Fa-f]+$/)
+          .optional(),
+      }),
+      reason: z.string().optional(),
+    }),
+  })
+  .refine(
+    (e) =>
+      e.detail.object.sequencer !== undefined ||
+      (e['detail-type'] === 'Object Created' && e.detail.reason === BULK_INGEST_REASON),
+    {
+      message: 'detail.object.sequencer is required (only a BulkIngest Object Created event has none)',
+      path: ['detail'],
+    },
+  );
 export type S3ObjectEvent = z.infer<typeof S3ObjectEvent>;
 
 export const LoadedDocument = z.object({
@@ -29,7 +53,7 @@ export const LoadedDocument = z.object({
   version: Version,
   sequencer: z.string(),
   etag: z.string(),
-  contentType: z.enum(['text/plain', 'text/markdown', 'text/html', 'application/json']),
+  contentType: z.enum(['text/plain', 'text/markdown', 'text/html', 'application/json', 'application/pdf']),
   size: z.number().int().nonnegative(),
   outcome: z.enum(['started', 'unchanged', 'stale']),
 });
@@ -67,8 +91,11 @@ export const EmitInput = z.object({
 export const DiscardInput = z.object({ documentKey: DocumentKey, version: Version });
 
 /** What a Catch hands to MarkDocumentFailed: the execution's state (the S3 event, the document if loaded) plus the error. */
-export const FailureInput = S3ObjectEvent.extend({
-  document: LoadedDocument.optional(),
-  error: z.object({ Error: z.string(), Cause: z.string().optional() }),
-});
+export const FailureInput = z.intersection(
+  S3ObjectEvent,
+  z.object({
+    document: LoadedDocument.optional(),
+    error: z.object({ Error: z.string(), Cause: z.string().optional() }),
+  }),
+);
 export type FailureInput = z.infer<typeof FailureInput>;
