@@ -38,6 +38,8 @@ export interface LocalStackOptions {
   wrapTextModel?: (model: TextModel) => TextModel;
   /** Wrap the edge store, e.g. to count or slow its writes in tests. */
   wrapEdgeStore?: (store: EdgeStore) => EdgeStore;
+  /** The request clock (epoch ms) of the local API Gateway and CloudFront Function; tests move it (default Date.now). */
+  clock?: () => number;
 }
 
 export interface LocalStack {
@@ -48,6 +50,8 @@ export interface LocalStack {
   bus: LocalEventBus;
   /** The local CloudFront KeyValueStore and the CloudFront Function of GET /precomputed/* running over it. */
   edge: { kvs: LocalKeyValueStore; edgeFunction: EdgeFunction };
+  /** The request clock (epoch ms): stamps `requestContext.timeEpoch` and is the edge function's `Date.now`. */
+  clock: () => number;
   /** S3 PutObject on the documents bucket + the `Object Created` event EventBridge would deliver. */
   putDocument(
     key: string,
@@ -98,7 +102,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const kvs = createLocalKeyValueStore();
   const edgeStore = createLocalEdgeStore(kvs);
   await edgeStore.putMany([edgeConfigEntry(authSettingsFromEnv(env))]);
-  const edgeFunction = await loadEdgeFunction(kvs, { root });
+  const clock = options.clock ?? Date.now;
+  const edgeFunction = await loadEdgeFunction(kvs, { root, now: clock });
 
   const ports: Ports = {
     config,
@@ -153,6 +158,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     sfn,
     bus,
     edge: { kvs, edgeFunction },
+    clock,
     async putDocument(key, body, contentType) {
       checkKey(key);
       const info = await documents.put(key, body, contentType);
