@@ -52,12 +52,12 @@ export async function authSettingsFromSecretsManager(
 }
 
 /**
- * The time a request is judged at: API Gateway's request time (`requestContext.timeEpoch`, which the local
- * server takes from its injectable clock), never earlier than this machine's own clock.
+ * The time a request is judged at: the request time API Gateway stamps (`requestContext.timeEpoch`; the local
+ * server takes it from its injectable clock), else this machine's clock.
  */
 export function requestTimeMs(event: { requestContext?: { timeEpoch?: number } }): number {
   const stamped = event.requestContext?.timeEpoch;
-  return Math.max(Date.now(), typeof stamped === 'number' && Number.isFinite(stamped) ? stamped : 0);
+  return typeof stamped === 'number' && Number.isFinite(stamped) ? stamped : Date.now();
 }
 
 /**

@@ -6,7 +6,7 @@ import httpJsonBodyParser from '@middy/http-json-body-parser';
 import httpSecurityHeaders from '@middy/http-security-headers';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
-import { InputValidationError, UnsupportedMediaTypeError } from './errors.js';
+import { InputValidationError, UnauthorizedError, UnsupportedMediaTypeError } from './errors.js';
 import { logger } from './observability.js';
 import { type Ports, ports } from './runtime.js';
 import { parseInput } from './task-handler.js';
@@ -130,6 +130,21 @@ function jsonBody(): MiddlewareObj<APIGatewayProxyEventV2> {
   };
 }
 
+/**
+ * A request whose token the authorizer rejected is answered 401 before its body is read: a caller without a
+ * valid token learns nothing of the route's validation (the route's identityFromEvent checks the rest).
+ */
+function deniedFirst(): MiddlewareObj<APIGatewayProxyEventV2> {
+  return {
+    before: async (request) => {
+      const authorizer = (request.event.requestContext as { authorizer?: { lambda?: { deniedReason?: unknown } } })
+        .authorizer;
+      const reason = authorizer?.lambda?.deniedReason;
+      if (reason !== undefined) throw new UnauthorizedError(String(reason));
+    },
+  };
+}
+
 /** Turns a thrown error into the project's error body for @middy/http-error-handler (one shape everywhere). */
 function namedErrors(): MiddlewareObj<APIGatewayProxyEventV2> {
   return {
@@ -169,7 +184,8 @@ function toResult(result: HttpResponse): APIGatewayProxyStructuredResultV2 {
 }
 
 /**
- * The Middy factory for HTTP API routes: request header names normalised, a JSON body parsed and checked
+ * The Middy factory for HTTP API routes: a rejected token answered 401 first, request header names normalised,
+ * a JSON body parsed and checked
  * (UTF-8, depth, NUL) then validated against the schema, named errors mapped to statuses with the project's
  * error body, and the security header set on every response, errors included.
  */
@@ -183,6 +199,7 @@ export function httpHandler<S extends z.ZodType>(
     .use(httpSecurityHeaders(SECURITY_HEADER_OPTIONS))
     .use(httpErrorHandler({ logger: false }))
     .use(namedErrors())
+    .use(deniedFirst())
     .use(httpHeaderNormalizer())
     .use(jsonBody())
     .handler(async (event) => {

@@ -26,7 +26,7 @@ const handMade = handMadeToken;
 
 function authorizerEvent(
   headers: Record<string, string> | undefined,
-  timeEpoch = 1735689600000,
+  timeEpoch = Date.now(),
 ): APIGatewayRequestAuthorizerEventV2 {
   return {
     version: '2.0',
