@@ -8,6 +8,7 @@ import { migrate } from '../functions/rag/chunk-index.js';
 import { DocumentKey } from '../functions/rag/ingest-and-index/schemas.js';
 import { createDynamoEdgeIndex } from '../functions/shared/adapters/dynamodb-edge-index.js';
 import { createDynamoFactStore } from '../functions/shared/adapters/dynamodb-fact-store.js';
+import { createDynamoIdempotency } from '../functions/shared/adapters/dynamodb-idempotency.js';
 import { createDynamoUsageLedger } from '../functions/shared/adapters/dynamodb-usage-ledger.js';
 import { type AppConfig, parseConfig } from '../functions/shared/config.js';
 import { InputValidationError } from '../functions/shared/errors.js';
@@ -115,6 +116,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     events: bus.publisher(),
     usage: createDynamoUsageLedger({ tableName: 'UsageTable', endpoint: dynamo.endpoint }),
     facts: createDynamoFactStore({ tableName: 'FactsTable', endpoint: dynamo.endpoint }),
+    idempotency: createDynamoIdempotency({ tableName: 'IdempotencyTable', endpoint: dynamo.endpoint }),
     edge: options.wrapEdgeStore ? options.wrapEdgeStore(edgeStore) : edgeStore,
     edgeIndex: createDynamoEdgeIndex({ tableName: 'EdgeIndexTable', endpoint: dynamo.endpoint }),
     workflows: {

@@ -296,6 +296,18 @@ export interface KeyValueApi {
 // ---- the process's ports ----------------------------------------------------------------------
 
 /** Everything a handler may touch, behind ports. */
+/** What `Idempotency.once` did: ran the work now, found it completed before, or found a run in progress. */
+export type OnceOutcome<T> = { status: 'ran'; value: T } | { status: 'completed' | 'in-progress' };
+
+/**
+ * Run-once records with an expiry (Powertools Idempotency): in progress while the work runs, completed after
+ * (no result kept). A failed attempt leaves no record, so a retry runs the work again.
+ */
+export interface Idempotency {
+  /** `attemptMs`: how long an in-progress record holds (the attempt's time budget) before another may run. */
+  once<T>(key: string, work: () => Promise<T>, options: { attemptMs: number }): Promise<OnceOutcome<T>>;
+}
+
 export interface Ports {
   config: AppConfig;
   /** The documents bucket users drop files into. */
@@ -315,6 +327,8 @@ export interface Ports {
   edgeIndex: EdgeIndex;
   /** Starts state machines by capability id (answer-question, …): used by the HTTP handlers. */
   workflows: WorkflowStarter;
+  /** Run-once records (DynamoDB, Powertools Idempotency): a chat message's model call, for one. */
+  idempotency: Idempotency;
 }
 
 export interface WorkflowResult {

@@ -5,6 +5,7 @@ import { createBedrockEmbedder } from './bedrock-embedder.js';
 import { bedrockTextModel } from './bedrock-text-model.js';
 import { createDynamoEdgeIndex } from './dynamodb-edge-index.js';
 import { createDynamoFactStore } from './dynamodb-fact-store.js';
+import { createDynamoIdempotency } from './dynamodb-idempotency.js';
 import { createDynamoUsageLedger } from './dynamodb-usage-ledger.js';
 import { createEventBridgePublisher } from './eventbridge-publisher.js';
 import { kvsKeyValueApi } from './kvs-edge-store.js';
@@ -30,6 +31,7 @@ export function createAwsPorts(): Ports {
     'EVENT_BUS_NAME',
     'USAGE_TABLE',
     'FACTS_TABLE',
+    'IDEMPOTENCY_TABLE',
     'EDGE_INDEX_TABLE',
     'EDGE_KVS_ARN',
   ]);
@@ -46,6 +48,7 @@ export function createAwsPorts(): Ports {
     events: createEventBridgePublisher(env.EVENT_BUS_NAME),
     usage: createDynamoUsageLedger({ tableName: env.USAGE_TABLE }),
     facts: createDynamoFactStore({ tableName: env.FACTS_TABLE }),
+    idempotency: createDynamoIdempotency({ tableName: env.IDEMPOTENCY_TABLE }),
     edge: createEdgeStore(kvsKeyValueApi(env.EDGE_KVS_ARN)),
     edgeIndex: createDynamoEdgeIndex({ tableName: env.EDGE_INDEX_TABLE }),
     workflows: createSfnWorkflows(),
