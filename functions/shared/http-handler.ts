@@ -154,7 +154,11 @@ function namedErrors(): MiddlewareObj<APIGatewayProxyEventV2> {
       const statusCode = statusOf(name);
       if (statusCode === 500) logger.error('request failed', { error: err as Error });
       const body = errorBody(name, err instanceof Error ? err.message : String(err));
-      const headers = { 'cache-control': SECURITY_HEADERS['cache-control'] };
+      // a 401 names the scheme (RFC 7235), as the edge function's does
+      const headers = {
+        'cache-control': SECURITY_HEADERS['cache-control'],
+        ...(statusCode === 401 ? { 'www-authenticate': 'Bearer' } : {}),
+      };
       request.error = Object.assign(new Error(JSON.stringify(body)), { statusCode, expose: true, headers });
     },
   };

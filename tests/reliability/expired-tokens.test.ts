@@ -93,6 +93,10 @@ describe('a token is refused on every route as soon as its exp passes (no cached
         route: r.route,
         body: { error: 'UnauthorizedError', message: expect.any(String) },
       });
+      expect({ route: r.route, scheme: r.headers.get('www-authenticate') }).toEqual({
+        route: r.route,
+        scheme: 'Bearer',
+      });
       for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
         expect({ route: r.route, name, value: r.headers.get(name) }).toEqual({ route: r.route, name, value });
       }
