@@ -91,13 +91,27 @@ function toScript(source: string): string {
   return `${script}\n;handler;`;
 }
 
+/** A Date whose `now()` (and argument-less construction) reads the given clock. */
+function clockDate(now: () => number): DateConstructor {
+  class ClockDate extends Date {
+    constructor(...args: unknown[]) {
+      if (args.length === 0) super(now());
+      else super(...(args as [string | number | Date]));
+    }
+    static override now(): number {
+      return now();
+    }
+  }
+  return ClockDate as DateConstructor;
+}
+
 /**
  * Loads the CloudFront Function file and runs it in a fresh V8 context holding only what the runtime offers it
  * (the `cloudfront` and `crypto` modules, Buffer, console and the language built-ins: no process, require or timers).
  */
 export async function loadEdgeFunction(
   store: LocalKeyValueStore,
-  options: { root?: string; source?: string } = {},
+  options: { root?: string; source?: string; now?: () => number } = {},
 ): Promise<EdgeFunction> {
   const source =
     options.source ?? (await readFile(join(resolve(options.root ?? process.cwd()), EDGE_FUNCTION_FILE), 'utf8'));
@@ -109,6 +123,8 @@ export async function loadEdgeFunction(
     __crypto: { createHash, createHmac },
     Buffer,
     console,
+    // The runtime's clock, injectable so tests can move past a token's exp without waiting.
+    ...(options.now ? { Date: clockDate(options.now) } : {}),
   });
   const handler: unknown = vm.runInContext(toScript(source), context, { filename: EDGE_FUNCTION_FILE });
   if (typeof handler !== 'function') throw new Error('the edge function defines no handler');

@@ -2,7 +2,7 @@ import './polyfills.js';
 import { join } from 'node:path';
 import { ingestCorpus, listCorpus } from './corpus.js';
 import { ingesting } from './readiness.js';
-import { createLocalServer } from './server.js';
+import { createLocalServer, isLoopback, listenHost } from './server.js';
 import { startLocalStack } from './stack.js';
 
 /**
@@ -11,7 +11,7 @@ import { startLocalStack } from './stack.js';
  */
 async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? 3000);
-  const host = process.env.HOST ?? '127.0.0.1';
+  const host = listenHost(process.env);
   const corpusDir = process.env.CORPUS_DIR ?? join(process.cwd(), 'samples', 'corpus');
   const out = process.stdout;
 
@@ -32,7 +32,12 @@ async function main(): Promise<void> {
   });
   const base = `http://${host}:${port}`;
   out.write(
-    `  listening on ${base}\n  console:   ${base}/console   (every run's graph, each state's input and output)\n\n`,
+    `  listening on ${base}\n  console:   ${base}/console   (every run's graph, each state's input and output)\n`,
+  );
+  out.write(
+    isLoopback(host)
+      ? "  loopback only: /documents, /events and /executions are local tools without a token (every user's inputs)\n\n"
+      : `  WARNING: listening on ${host} (LOCAL_ALLOW_REMOTE=1): anyone who reaches it reads every user's inputs at /executions\n\n`,
   );
 
   if (files.length > 0) {

@@ -21,9 +21,12 @@ export interface LocalFunction {
 export interface LocalAuthorizer {
   /** The authorizer function's key in serverless.yml. */
   functionKey: string;
-  /** The header API Gateway reads the identity from (lower case); missing → 401 without calling the authorizer. */
-  identityHeader: string;
-  /** How long API Gateway caches a verdict per identity value. */
+  /**
+   * The headers API Gateway reads the identity from (lower case); one missing → 401 without calling the
+   * authorizer. None (allowed only without a cache): the authorizer runs on every request.
+   */
+  identityHeaders: string[];
+  /** How long API Gateway caches a verdict per identity value (0: no cache). */
   ttlSeconds: number;
 }
 
@@ -135,14 +138,16 @@ export function loadServerlessProject(root: string): ServerlessProject {
   const authorizerOf = (name: string | undefined): LocalAuthorizer | undefined => {
     if (!name) return undefined;
     const a = asRecord(authorizers[name], `provider.httpApi.authorizers.${name}`);
-    const source = [a.identitySource ?? '$request.header.Authorization'].flat()[0];
-    const header = /^\$request\.header\.(.+)$/.exec(String(source))?.[1];
-    if (!header) throw new Error(`serverless.yml: authorizer ${name} must take its identity from a header`);
-    return {
-      functionKey: String(a.functionName),
-      identityHeader: header.toLowerCase(),
-      ttlSeconds: Number(a.resultTtlInSeconds ?? 0),
-    };
+    const identityHeaders = [a.identitySource ?? []].flat().map((source) => {
+      const header = /^\$request\.header\.(.+)$/.exec(String(source))?.[1];
+      if (!header) throw new Error(`serverless.yml: authorizer ${name} must take its identity from headers`);
+      return header.toLowerCase();
+    });
+    const ttlSeconds = Number(a.resultTtlInSeconds ?? 0);
+    if (ttlSeconds > 0 && identityHeaders.length === 0) {
+      throw new Error(`serverless.yml: authorizer ${name} caches verdicts, so it needs an identitySource`);
+    }
+    return { functionKey: String(a.functionName), identityHeaders, ttlSeconds };
   };
 
   const functions = new Map<string, LocalFunction>();

@@ -8,6 +8,7 @@ import { migrate } from '../functions/rag/chunk-index.js';
 import { DocumentKey } from '../functions/rag/ingest-and-index/schemas.js';
 import { createDynamoEdgeIndex } from '../functions/shared/adapters/dynamodb-edge-index.js';
 import { createDynamoFactStore } from '../functions/shared/adapters/dynamodb-fact-store.js';
+import { createDynamoIdempotency } from '../functions/shared/adapters/dynamodb-idempotency.js';
 import { createDynamoRoutingDecisions } from '../functions/shared/adapters/dynamodb-routing-decisions.js';
 import { createDynamoUsageLedger } from '../functions/shared/adapters/dynamodb-usage-ledger.js';
 import { type AppConfig, parseConfig } from '../functions/shared/config.js';
@@ -43,6 +44,8 @@ export interface LocalStackOptions {
   wrapEdgeStore?: (store: EdgeStore) => EdgeStore;
   /** Wrap any port the handlers use (after the wrappers above), e.g. to raise named errors in fault-path tests. */
   wrapPorts?: (ports: Ports) => Ports;
+  /** The request clock (epoch ms) of the local API Gateway and CloudFront Function; tests move it (default Date.now). */
+  clock?: () => number;
 }
 
 export interface LocalStack {
@@ -55,6 +58,8 @@ export interface LocalStack {
   dynamoEndpoint: string;
   /** The local CloudFront KeyValueStore and the CloudFront Function of GET /precomputed/* running over it. */
   edge: { kvs: LocalKeyValueStore; edgeFunction: EdgeFunction };
+  /** The request clock (epoch ms): stamps `requestContext.timeEpoch` and is the edge function's `Date.now`. */
+  clock: () => number;
   /** S3 PutObject on the documents bucket + the `Object Created` event EventBridge would deliver. */
   putDocument(
     key: string,
@@ -112,7 +117,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const kvs = createLocalKeyValueStore();
   const edgeStore = createLocalEdgeStore(kvs);
   await edgeStore.putMany([edgeConfigEntry(authSettingsFromEnv(env))]);
-  const edgeFunction = await loadEdgeFunction(kvs, { root });
+  const clock = options.clock ?? Date.now;
+  const edgeFunction = await loadEdgeFunction(kvs, { root, now: clock });
 
   const unwrapped: Ports = {
     config,
@@ -124,6 +130,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     events: bus.publisher(),
     usage: createDynamoUsageLedger({ tableName: 'UsageTable', endpoint: dynamo.endpoint }),
     facts: createDynamoFactStore({ tableName: 'FactsTable', endpoint: dynamo.endpoint }),
+    idempotency: createDynamoIdempotency({ tableName: 'IdempotencyTable', endpoint: dynamo.endpoint }),
     edge: options.wrapEdgeStore ? options.wrapEdgeStore(edgeStore) : edgeStore,
     edgeIndex: createDynamoEdgeIndex({ tableName: 'EdgeIndexTable', endpoint: dynamo.endpoint }),
     routingDecisions: createDynamoRoutingDecisions({ tableName: 'RoutingDecisionsTable', endpoint: dynamo.endpoint }),
@@ -178,6 +185,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     bus,
     dynamoEndpoint: dynamo.endpoint,
     edge: { kvs, edgeFunction },
+    clock,
     async putDocument(key, body, contentType) {
       checkKey(key);
       const info = await documents.put(key, body, contentType);

@@ -7,6 +7,11 @@ export interface Identity {
   tenantId: string;
 }
 
+/** A verified token: the caller and the token's `exp` (epoch seconds), after which nothing may accept it. */
+export interface VerifiedToken extends Identity {
+  expiresAt: number;
+}
+
 export interface AuthSettings {
   secret: Uint8Array | string;
   issuer: string;
@@ -47,8 +52,11 @@ function reasonFor(err: errors.JOSEError): string {
   return 'token malformed';
 }
 
-/** Verifies an HS256 bearer token (signature, iss, aud, exp, nbf, sub, tenant) and returns the caller's identity. */
-export async function verifyToken(token: string, settings: AuthSettings): Promise<Identity> {
+/**
+ * Verifies an HS256 bearer token (signature, iss, aud, exp, nbf, sub, tenant) at `nowMs` (default: the clock)
+ * and returns the caller's identity with the token's expiry.
+ */
+export async function verifyToken(token: string, settings: AuthSettings, nowMs = Date.now()): Promise<VerifiedToken> {
   // an empty expectation is a deployment mistake (it would match tokens minted with empty claims), not a bad token
   if (!settings.issuer || !settings.audience) throw new ConfigurationError('the JWT issuer and audience must be set');
   let payload: Record<string, unknown>;
@@ -59,17 +67,18 @@ export async function verifyToken(token: string, settings: AuthSettings): Promis
       audience: settings.audience,
       requiredClaims: ['exp', 'sub'],
       clockTolerance: settings.clockToleranceSeconds ?? 0,
+      currentDate: new Date(nowMs),
     }));
   } catch (err) {
     if (err instanceof errors.JOSEError) throw new UnauthorizedError(reasonFor(err));
     throw err;
   }
-  const { sub, tenant } = payload;
+  const { sub, tenant, exp } = payload;
   if (typeof sub !== 'string' || sub.length === 0) throw new UnauthorizedError('claim "sub" is missing or invalid');
   if (typeof tenant !== 'string' || !TENANT_PATTERN.test(tenant)) {
     throw new UnauthorizedError('claim "tenant" is missing or invalid');
   }
-  return { userId: sub, tenantId: tenant };
+  return { userId: sub, tenantId: tenant, expiresAt: exp as number };
 }
 
 /** Extracts the token from an `Authorization: Bearer <token>` header (header name and scheme case-insensitive, RFC 7235). */

@@ -16,8 +16,17 @@ const CONTENT_TYPE = /^[\w.+-]+\/[\w.+-]+(; ?charset=[\w-]+)?$/;
 const DEFAULT_TYPE = 'text/plain; charset=utf-8';
 const MAX_PARTS = 8;
 
+// The project's one security header set (SECURITY_HEADERS in functions/shared/http-handler.ts).
+const SECURITY_HEADERS = {
+  'cache-control': 'private, no-store',
+  'referrer-policy': 'no-referrer',
+  'strict-transport-security': 'max-age=15552000; includeSubDomains; preload',
+  'x-content-type-options': 'nosniff',
+};
+
 function response(statusCode, statusDescription, headers, text) {
-  const all = { 'cache-control': { value: 'private, no-store' }, 'x-content-type-options': { value: 'nosniff' } };
+  const all = {};
+  for (const name in SECURITY_HEADERS) all[name] = { value: SECURITY_HEADERS[name] };
   for (const name in headers) all[name] = { value: headers[name] };
   return { statusCode, statusDescription, headers: all, body: { encoding: 'text', data: text } };
 }
@@ -25,8 +34,10 @@ function response(statusCode, statusDescription, headers, text) {
 const UNAUTHORIZED_HEADERS = { 'www-authenticate': 'Bearer', 'content-type': 'application/json' };
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
+// The project's error body: {error: <name>, message}, as every API route answers.
 function unauthorized() {
-  return response(401, 'Unauthorized', UNAUTHORIZED_HEADERS, '{"error":"unauthorized"}');
+  const body = '{"error":"UnauthorizedError","message":"missing, invalid or expired bearer token"}';
+  return response(401, 'Unauthorized', UNAUTHORIZED_HEADERS, body);
 }
 
 // No timing-safe compare in the runtime: compare every character whatever the first difference.
@@ -147,7 +158,8 @@ async function handler(event) {
   if (userId === null) return unauthorized();
   if (request.method !== 'GET') return request;
   const match = ACTION_PATH.exec(request.uri);
-  if (!match) return response(404, 'Not Found', JSON_HEADERS, '{"error":"not found"}');
+  if (!match)
+    return response(404, 'Not Found', JSON_HEADERS, '{"error":"ActionNotFoundError","message":"no such action"}');
   const answer = await readAnswer(answerKey(userId, match[1]), now);
   if (answer === null) return request;
   return response(200, 'OK', { 'content-type': answer.type, 'x-cache': 'Hit' }, answer.text);

@@ -193,6 +193,18 @@ export class RequestNotFoundError extends NamedError {
   override readonly name = 'RequestNotFoundError';
 }
 
+// ---- HTTP requests ---------------------------------------------------------------------------
+
+/** The request body is larger than the HTTP API accepts (HTTP 413). */
+export class PayloadTooLargeError extends NamedError {
+  override readonly name = 'PayloadTooLargeError';
+}
+
+/** The request body is not JSON (content-type other than application/json or application/*+json) (HTTP 415). */
+export class UnsupportedMediaTypeError extends NamedError {
+  override readonly name = 'UnsupportedMediaTypeError';
+}
+
 export const ERROR_CLASSES = [
   InputValidationError,
   ConfigurationError,
@@ -226,6 +238,8 @@ export const ERROR_CLASSES = [
   ActionNotApplicableError,
   FactNotFoundError,
   RequestNotFoundError,
+  PayloadTooLargeError,
+  UnsupportedMediaTypeError,
 ] as const;
 
 export type ErrorName = InstanceType<(typeof ERROR_CLASSES)[number]>['name'];

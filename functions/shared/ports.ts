@@ -369,6 +369,18 @@ export interface RoutingDecisionStore {
   rated(tenantId: string, since: string): Promise<RoutingDecision[]>;
 }
 
+/** What `Idempotency.once` did: ran the work now, found it completed before, or found a run in progress. */
+export type OnceOutcome<T> = { status: 'ran'; value: T } | { status: 'completed' | 'in-progress' };
+
+/**
+ * Run-once records with an expiry (Powertools Idempotency): in progress while the work runs, completed after
+ * (no result kept). A failed attempt leaves no record, so a retry runs the work again.
+ */
+export interface Idempotency {
+  /** `attemptMs`: how long an in-progress record holds (the attempt's time budget) before another may run. */
+  once<T>(key: string, work: () => Promise<T>, options: { attemptMs: number }): Promise<OnceOutcome<T>>;
+}
+
 export interface Ports {
   config: AppConfig;
   /** The documents bucket users drop files into. */
@@ -392,6 +404,8 @@ export interface Ports {
   workflows: WorkflowStarter;
   /** Screens free-text facts before they are stored; present only when a guardrail is configured (AWS). */
   guardrail?: TextGuardrail;
+  /** Run-once records (DynamoDB, Powertools Idempotency): a chat message's model call, for one. */
+  idempotency: Idempotency;
 }
 
 export interface WorkflowResult {

@@ -508,7 +508,7 @@ describe('sls package', () => {
     ]);
   });
 
-  it('puts every /v1 route behind the cached bearer-token authorizer', () => {
+  it('puts every /v1 route behind the bearer-token authorizer, run on every request (no cached verdict outlives exp)', () => {
     const routes = ofType('AWS::ApiGatewayV2::Route').filter(([, r]) =>
       String(r.Properties?.RouteKey).includes(' /v1/'),
     );
@@ -531,9 +531,73 @@ describe('sls package', () => {
       AuthorizerType: 'REQUEST',
       EnableSimpleResponses: true,
       AuthorizerPayloadFormatVersion: '2.0',
-      IdentitySource: ['$request.header.Authorization'],
-      AuthorizerResultTtlInSeconds: 300,
+      // no identity source: a request without the header reaches the authorizer, and the route's 401 body
+      IdentitySource: [],
+      AuthorizerResultTtlInSeconds: 0,
     });
+  });
+
+  it('deploys none of the local-only routes (/documents, /events, /executions, /health, /console): they have no token', () => {
+    const routeKeys = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => String(r.Properties?.RouteKey));
+
+    expect(routeKeys.length).toBeGreaterThan(0);
+    expect(routeKeys.filter((key) => !/^(GET|POST|PUT|DELETE|PATCH) \/(v1|precomputed)\//.test(key))).toEqual([]);
+    for (const [, r] of ofType('AWS::ApiGatewayV2::Route')) expect(r.Properties?.AuthorizationType).toBe('CUSTOM');
+  });
+
+  it('gives every EventBridge rule target a retry policy and its own encrypted dead-letter queue, with an alarm', () => {
+    const rules = ofType('AWS::Events::Rule').filter(([, r]) =>
+      asArray(r.Properties?.Targets as { Arn: unknown }[] | undefined).some((t) =>
+        [...referencedIds(t.Arn)].some((id) => id.endsWith('StateMachine')),
+      ),
+    );
+    const queues = new Set<string>();
+
+    expect(rules.length).toBeGreaterThanOrEqual(4);
+    for (const [ruleId, rule] of rules) {
+      for (const target of (rule.Properties?.Targets ?? []) as Array<Record<string, unknown>>) {
+        const retry = target.RetryPolicy as { MaximumRetryAttempts?: number; MaximumEventAgeInSeconds?: number };
+        expect({ ruleId, retry }).toEqual({
+          ruleId,
+          retry: { MaximumRetryAttempts: expect.any(Number), MaximumEventAgeInSeconds: expect.any(Number) },
+        });
+        const queueId = [...referencedIds((target.DeadLetterConfig as { Arn?: unknown } | undefined)?.Arn)][0];
+        expect({ ruleId, queue: queueId && resource(queueId).Type }).toEqual({ ruleId, queue: 'AWS::SQS::Queue' });
+        const queue = queueId as string;
+        expect(queues.has(queue)).toBe(false);
+        queues.add(queue);
+        expect(propertiesOf(queue).SqsManagedSseEnabled ?? propertiesOf(queue).KmsMasterKeyId).toBeTruthy();
+        // only this rule may send to the queue
+        const policies = ofType('AWS::SQS::QueuePolicy').filter(([, p]) =>
+          referencedIds(p.Properties?.Queues).has(queue),
+        );
+        expect(policies).toHaveLength(1);
+        const statements = (
+          (policies[0]?.[1].Properties?.PolicyDocument ?? { Statement: [] }) as {
+            Statement: Array<Record<string, unknown>>;
+          }
+        ).Statement;
+        expect(statements).toEqual([
+          expect.objectContaining({
+            Effect: 'Allow',
+            Principal: { Service: 'events.amazonaws.com' },
+            Action: 'sqs:SendMessage',
+            Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [ruleId, 'Arn'] } } },
+          }),
+        ]);
+        const alarms = ofType('AWS::CloudWatch::Alarm').filter(([, a]) =>
+          referencedIds(a.Properties?.Dimensions).has(queue),
+        );
+        expect(alarms.map(([, a]) => a.Properties)).toEqual([
+          expect.objectContaining({
+            Namespace: 'AWS/SQS',
+            MetricName: 'ApproximateNumberOfMessagesVisible',
+            ComparisonOperator: 'GreaterThanThreshold',
+            Threshold: 0,
+          }),
+        ]);
+      }
+    }
   });
 
   it('holds the route-with-cascade Express machine, its usage table and the JWT secret', () => {

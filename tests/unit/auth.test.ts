@@ -24,7 +24,10 @@ const signed = (claims: Record<string, unknown>, options?: Parameters<typeof sig
 const validPayload = () => validPayloadOf(SETTINGS);
 const handMade = handMadeToken;
 
-function authorizerEvent(headers: Record<string, string> | undefined): APIGatewayRequestAuthorizerEventV2 {
+function authorizerEvent(
+  headers: Record<string, string> | undefined,
+  timeEpoch = Date.now(),
+): APIGatewayRequestAuthorizerEventV2 {
   return {
     version: '2.0',
     type: 'REQUEST',
@@ -45,7 +48,7 @@ function authorizerEvent(headers: Record<string, string> | undefined): APIGatewa
       routeKey: 'POST /v1/ask',
       stage: '$default',
       time: '01/Jan/2025:00:00:00 +0000',
-      timeEpoch: 1735689600000,
+      timeEpoch,
     },
   };
 }
@@ -121,7 +124,7 @@ describe('verifyToken', () => {
 
     const identity = await verifyToken(token, SETTINGS);
 
-    expect(identity).toEqual({ userId: 'user-1', tenantId: 'acme' });
+    expect(identity).toEqual({ userId: 'user-1', tenantId: 'acme', expiresAt: expect.any(Number) });
   });
 
   it('verifies what mintToken produces, with the tenant defaulting to the user id', async () => {
@@ -130,7 +133,7 @@ describe('verifyToken', () => {
     const identity = await verifyToken(token, SETTINGS);
     const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'));
 
-    expect(identity).toEqual({ userId: 'user-2', tenantId: 'user-2' });
+    expect(identity).toEqual({ userId: 'user-2', tenantId: 'user-2', expiresAt: payload.exp });
     expect(payload).toMatchObject({ iss: SETTINGS.issuer, aud: SETTINGS.audience, sub: 'user-2' });
     expect(payload.exp - payload.iat).toBe(60);
   });
@@ -139,17 +142,24 @@ describe('verifyToken', () => {
     const bytes = { ...SETTINGS, secret: key(SECRET) };
     const token = await mintToken({ sub: 'user-1' }, bytes);
 
-    await expect(verifyToken(token, SETTINGS)).resolves.toEqual({ userId: 'user-1', tenantId: 'user-1' });
+    await expect(verifyToken(token, SETTINGS)).resolves.toMatchObject({ userId: 'user-1', tenantId: 'user-1' });
   });
 
   it('applies the configured clock tolerance to exp', async () => {
     const token = await signed({ sub: 'user-1' }, { exp: now() - 10 });
 
     await expect(verifyToken(token, SETTINGS)).rejects.toThrow(UnauthorizedError);
-    await expect(verifyToken(token, { ...SETTINGS, clockToleranceSeconds: 60 })).resolves.toEqual({
+    await expect(verifyToken(token, { ...SETTINGS, clockToleranceSeconds: 60 })).resolves.toMatchObject({
       userId: 'user-1',
       tenantId: 'acme',
     });
+  });
+
+  it('verifies at the time it is given: a 3-second token is refused 6 seconds later', async () => {
+    const token = await mintToken({ sub: 'user-1', expiresInSeconds: 3 }, SETTINGS);
+
+    await expect(verifyToken(token, SETTINGS, Date.now())).resolves.toMatchObject({ userId: 'user-1' });
+    await expect(verifyToken(token, SETTINGS, Date.now() + 6000)).rejects.toThrow('token expired');
   });
 
   it('rejects every bad token with UnauthorizedError and a short reason that does not echo the token', async () => {
@@ -219,7 +229,21 @@ describe('authorize (HTTP API simple-response authorizer)', () => {
 
     const result = await authorize(authorizerEvent({ authorization: `Bearer ${token}` }), { loadSettings });
 
-    expect(result).toEqual({ isAuthorized: true, context: { userId: 'user-1', tenantId: 'acme' } });
+    expect(result).toEqual({
+      isAuthorized: true,
+      context: { userId: 'user-1', tenantId: 'acme', expiresAt: expect.any(Number) },
+    });
+  });
+
+  it('judges the token at the request time: a token valid now is refused once the request is after its exp', async () => {
+    const token = await mintToken({ sub: 'user-1', tenant: 'acme', expiresInSeconds: 3 }, SETTINGS);
+    const headers = { authorization: `Bearer ${token}` };
+
+    const before = await authorize(authorizerEvent(headers, Date.now()), { loadSettings });
+    const after = await authorize(authorizerEvent(headers, Date.now() + 6000), { loadSettings });
+
+    expect(before).toMatchObject({ isAuthorized: true, context: { userId: 'user-1' } });
+    expect(after).toEqual({ isAuthorized: true, context: { deniedReason: 'token expired' } });
   });
 
   it('passes no identity, only the reason, for every bad token, so the route answers 401', async () => {
@@ -263,8 +287,12 @@ describe('identityFromEvent', () => {
   type RouteEvent = APIGatewayProxyEventV2WithLambdaAuthorizer<Identity>;
   const routeEvent = (authorizer: unknown) => ({ requestContext: { authorizer } }) as unknown as RouteEvent;
 
+  const inAnHour = () => Math.floor(Date.now() / 1000) + 3600;
+
   it('reads the identity the authorizer passed on', () => {
-    const identity = identityFromEvent(routeEvent({ lambda: { userId: 'user-1', tenantId: 'acme' } }));
+    const identity = identityFromEvent(
+      routeEvent({ lambda: { userId: 'user-1', tenantId: 'acme', expiresAt: inAnHour() } }),
+    );
 
     expect(identity).toEqual({ userId: 'user-1', tenantId: 'acme' });
   });
@@ -272,10 +300,25 @@ describe('identityFromEvent', () => {
   it.each([
     ['no authorizer', undefined],
     ['no lambda context', {}],
-    ['an empty user id', { lambda: { userId: '', tenantId: 'acme' } }],
-    ['no tenant', { lambda: { userId: 'user-1' } }],
+    ['an empty user id', { lambda: { userId: '', tenantId: 'acme', expiresAt: inAnHour() } }],
+    ['no tenant', { lambda: { userId: 'user-1', expiresAt: inAnHour() } }],
+    ['no token expiry', { lambda: { userId: 'user-1', tenantId: 'acme' } }],
+    ['a token expiry that is not a number', { lambda: { userId: 'user-1', tenantId: 'acme', expiresAt: 'never' } }],
+    ['an expired token (a cached allow outliving exp)', { lambda: { userId: 'u', tenantId: 'acme', expiresAt: 1 } }],
   ])('refuses a request with %s', (_name, authorizer) => {
     expect(() => identityFromEvent(routeEvent(authorizer))).toThrow(UnauthorizedError);
+  });
+
+  it('re-checks exp at the request time stamped by API Gateway', () => {
+    const expiresAt = Math.floor(Date.now() / 1000) + 3;
+    const event = {
+      requestContext: {
+        timeEpoch: Date.now() + 6000,
+        authorizer: { lambda: { userId: 'u', tenantId: 't', expiresAt } },
+      },
+    } as unknown as RouteEvent;
+
+    expect(() => identityFromEvent(event)).toThrow('token expired');
   });
 });
 
@@ -336,7 +379,21 @@ describe('authSettingsFromSecretsManager (AWS)', () => {
       loadSettings: () => authSettingsFromSecretsManager(env, async () => SECRET),
     });
 
-    expect(result).toEqual({ isAuthorized: true, context: { userId: 'user-1', tenantId: 'acme' } });
+    expect(result).toEqual({
+      isAuthorized: true,
+      context: { userId: 'user-1', tenantId: 'acme', expiresAt: expect.any(Number) },
+    });
+  });
+
+  it('judges the token at the request time: a token valid now is refused once the request is after its exp', async () => {
+    const token = await mintToken({ sub: 'user-1', tenant: 'acme', expiresInSeconds: 3 }, SETTINGS);
+    const headers = { authorization: `Bearer ${token}` };
+
+    const before = await authorize(authorizerEvent(headers, Date.now()), { loadSettings });
+    const after = await authorize(authorizerEvent(headers, Date.now() + 6000), { loadSettings });
+
+    expect(before).toMatchObject({ isAuthorized: true, context: { userId: 'user-1' } });
+    expect(after).toEqual({ isAuthorized: true, context: { deniedReason: 'token expired' } });
   });
 
   it('names every missing variable', async () => {

@@ -13,7 +13,9 @@ import {
 import { ConfigurationError, ModelThrottledError } from '../../functions/shared/errors.js';
 import type { AppEvent, FactCandidate, FactStore, UpsertOutcome } from '../../functions/shared/ports.js';
 import type { WorkflowResult, WorkflowStarter } from '../../functions/shared/runtime.js';
+
 import type { InjectionCorpus } from '../fixtures/generate-injection-corpus.js';
+import { memoryIdempotency } from '../fixtures/idempotency.js';
 import { CHANNELS, runProbe, storedByAttack } from '../fixtures/memory-channels.js';
 
 // Metrics are CloudWatch EMF lines on stdout; this must be set before the observability module loads.
@@ -77,7 +79,13 @@ function scriptedRouter(...replies: (string | WorkflowResult)[]): WorkflowStarte
 function deps(
   router: WorkflowStarter = scriptedRouter('[]'),
 ): ExtractDeps & { facts: ReturnType<typeof claimOnlyStore> } {
-  return { facts: claimOnlyStore(), workflows: router, rules: memoryRules(), now: () => NOW };
+  return {
+    facts: claimOnlyStore(),
+    workflows: router,
+    idempotency: memoryIdempotency(),
+    rules: memoryRules(),
+    now: () => NOW,
+  };
 }
 
 const simple = (facts: FactCandidate[]) => facts.map((f) => [f.attribute, f.value]);
@@ -486,6 +494,29 @@ describe('ExtractFacts with chat messages (the model path)', () => {
     expect(first.count).toBe(1);
     expect(second).toMatchObject({ dropped: 'duplicate', facts: [], count: 0 });
     expect(router.calls).toHaveLength(1);
+  });
+
+  it('calls the model again when the first call failed, and stores that message once (no lost chat message)', async () => {
+    const down = {
+      executionId: 'y',
+      status: 'FAILED' as const,
+      error: 'AllTiersFailedError',
+      cause: 'every tier failed',
+    };
+    const router = scriptedRouter(
+      down,
+      answer([{ attribute: 'skill.python', value: 'writes Python', confidence: 0.7 }]),
+    );
+    const d = deps(router);
+    const event = sample('chat-message-sent');
+
+    await expect(extractFacts(event, d)).rejects.toMatchObject({ name: 'AllTiersFailedError' });
+    const retried = await extractFacts(structuredClone(event), d);
+    const redelivered = await extractFacts(structuredClone(event), d);
+
+    expect(retried).toMatchObject({ dropped: null, count: 1 });
+    expect(redelivered).toMatchObject({ dropped: 'duplicate', count: 0 });
+    expect(router.calls).toHaveLength(2);
   });
 
   it('skips memory when the tenant is out of budget, and fails with the router error otherwise', async () => {

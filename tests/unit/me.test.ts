@@ -242,6 +242,7 @@ describe('the /v1/me handlers', () => {
       ...apiEvent('GET /v1/me/facts', BOB),
       rawQueryString: `userId=${ALICE.userId}`,
       queryStringParameters: { userId: ALICE.userId },
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ userId: ALICE.userId }),
     };
 

@@ -218,7 +218,7 @@ describe('the local HTTP API', () => {
     const res = await call('GET', '/documents/unknown');
 
     expect(res.status).toBe(404);
-    expect(res.body.error).toBe('DocumentNotFound');
+    expect(res.body.error).toBe('DocumentNotFoundError');
   });
 
   it('DELETE /documents/... answers 202 and the document ends up deleted', async () => {
@@ -375,6 +375,6 @@ describe('the local HTTP API', () => {
     const res = await call(method, path);
 
     expect(res.status).toBe(404);
-    expect(res.body.error).toBe('NotFound');
+    expect(res.body.error).toBe('RouteNotFoundError');
   });
 });

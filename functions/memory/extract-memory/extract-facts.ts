@@ -24,11 +24,14 @@ import {
 } from './schemas.js';
 import { checkTypedValue } from './values.js';
 
-export type ExtractDeps = Pick<Ports, 'facts' | 'workflows' | 'guardrail'> & {
+export type ExtractDeps = Pick<Ports, 'facts' | 'workflows' | 'guardrail' | 'idempotency'> & {
   rules: MemoryRules;
   /** Milliseconds since the epoch (tests move time). */
   now?: () => number;
 };
+
+/** How long a chat message's in-progress record holds: the ExtractFacts Lambda's timeout (serverless.yml). */
+const CHAT_ATTEMPT_MS = 150_000;
 
 /** The router's task type for extraction: the cheapest tier (functions/router/policy.ts). */
 export const EXTRACT_TASK_TYPE = 'extract';
@@ -186,8 +189,9 @@ function countDrop(reason: DropReason): void {
  * ExtractFacts: turns one user event into validated fact candidates. Structured events go through the
  * declared rules; only chat text goes to the cheap model (via the router). A malformed, oversized or
  * already-processed event ends with no facts and a `dropped` reason instead of failing, so nothing
- * retries it in a loop. An event with something to learn is claimed (idempotency record) before any
- * write and before any model call: a redelivered chat message is never sent to a model twice.
+ * retries it in a loop. A rules event with something to learn is claimed (idempotency record) before any
+ * write. A chat message's model call runs once to completion (an in-progress record while it runs, a completed
+ * one after): a failed call leaves no record and is retried; a redelivered message is never sent to a model twice.
  */
 export async function extractFacts(event: BusEvent, deps: ExtractDeps): Promise<ExtractResult> {
   const detailType = event['detail-type'];
@@ -235,11 +239,16 @@ export async function extractFacts(event: BusEvent, deps: ExtractDeps): Promise<
   const rejections = new Rejections();
   let output: RuleOutput;
   if (parsedEvent.type === 'ChatMessageSent') {
-    // Claimed before the model call: a redelivered message is never paid for twice.
-    if (!(await deps.facts.claimEvent(userId, event.id))) return drop('duplicate');
-    const fromModel = await draftsFromChat(parsedEvent.detail, event, deps, rejections);
-    if (typeof fromModel === 'string') return drop(fromModel);
-    output = fromModel;
+    // In progress while the model runs, completed after: a call that fails leaves no record, so the retry calls
+    // again and the message is not lost; a redelivery of a completed (or running) one is never paid for twice.
+    const once = await deps.idempotency.once(
+      `chat-message#${userId}#${event.id}`,
+      () => draftsFromChat(parsedEvent.detail, event, deps, rejections),
+      { attemptMs: CHAT_ATTEMPT_MS },
+    );
+    if (once.status !== 'ran') return drop('duplicate');
+    if (typeof once.value === 'string') return drop(once.value);
+    output = once.value;
   } else {
     output = deps.rules.draftsFor(parsedEvent, ctx.observedAt);
     // Rules are deterministic: an event that teaches nothing needs no idempotency record (most page views).

@@ -6,6 +6,7 @@ import { createBedrockGuardrail } from './bedrock-guardrail.js';
 import { bedrockTextModel } from './bedrock-text-model.js';
 import { createDynamoEdgeIndex } from './dynamodb-edge-index.js';
 import { createDynamoFactStore } from './dynamodb-fact-store.js';
+import { createDynamoIdempotency } from './dynamodb-idempotency.js';
 import { createDynamoRoutingDecisions } from './dynamodb-routing-decisions.js';
 import { createDynamoUsageLedger } from './dynamodb-usage-ledger.js';
 import { createEventBridgePublisher } from './eventbridge-publisher.js';
@@ -32,6 +33,7 @@ export function createAwsPorts(): Ports {
     'EVENT_BUS_NAME',
     'USAGE_TABLE',
     'FACTS_TABLE',
+    'IDEMPOTENCY_TABLE',
     'EDGE_INDEX_TABLE',
     'EDGE_KVS_ARN',
     'ROUTING_DECISIONS_TABLE',
@@ -49,6 +51,7 @@ export function createAwsPorts(): Ports {
     events: createEventBridgePublisher(env.EVENT_BUS_NAME),
     usage: createDynamoUsageLedger({ tableName: env.USAGE_TABLE }),
     facts: createDynamoFactStore({ tableName: env.FACTS_TABLE }),
+    idempotency: createDynamoIdempotency({ tableName: env.IDEMPOTENCY_TABLE }),
     edge: createEdgeStore(kvsKeyValueApi(env.EDGE_KVS_ARN)),
     edgeIndex: createDynamoEdgeIndex({ tableName: env.EDGE_INDEX_TABLE }),
     routingDecisions: createDynamoRoutingDecisions({ tableName: env.ROUTING_DECISIONS_TABLE }),
