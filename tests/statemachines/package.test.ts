@@ -862,9 +862,21 @@ describe('sls package', () => {
       allowStatements(role).flatMap((s) => dataPlaneWildcardGrants(s).map((action) => `${id}: ${action}`)),
     );
 
+    // The one separate policy: extract-memory's guardrail permission, which exists only when a guardrail is
+    // configured (resources/memory.yml); it grants ApplyGuardrail on that guardrail, never a data-plane wildcard.
+    const policies = ofType('AWS::IAM::Policy') as [string, Resource & { Condition?: string }][];
+    const policyStatements = policies.flatMap(([, p]) => {
+      const document = (p.Properties?.PolicyDocument ?? { Statement: [] }) as { Statement: Statement[] };
+      return document.Statement.filter((s) => s.Effect === 'Allow');
+    });
+
     expect(roles.length).toBeGreaterThanOrEqual(4);
     expect(grants).toEqual([]);
-    expect(ofType('AWS::IAM::Policy')).toEqual([]);
+    expect(policies.map(([id, p]) => [id, p.Condition])).toEqual([
+      ['MemoryGuardrailPolicy', 'MemoryGuardrailConfigured'],
+    ]);
+    expect(policyStatements.map((s) => s.Action)).toEqual([['bedrock:ApplyGuardrail']]);
+    expect(policyStatements.flatMap(dataPlaneWildcardGrants)).toEqual([]);
     expect(ofType('AWS::IAM::ManagedPolicy')).toEqual([]);
   });
 
