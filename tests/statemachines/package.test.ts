@@ -56,6 +56,12 @@ const DATA_PLANE_ACTIONS = [
  * a CommonJS build of the SDK, a data file).
  */
 const MAX_ZIP_BYTES = 2 * 1024 * 1024;
+/** Functions that carry a large dependency of their own, with the limit that still catches a regression. */
+const ZIP_LIMIT_EXCEPTIONS: Record<string, number> = {
+  // LoadDocument and ChunkDocument read PDFs with pdf.js (unpdf's serverless build, ~1 MB zipped)
+  chunkDocument: 3 * 1024 * 1024,
+  loadDocument: 3 * 1024 * 1024,
+};
 
 let packageDir: string;
 let resources: Record<string, Resource>;
@@ -263,7 +269,10 @@ describe('sls package', () => {
           key: r.key,
           inlineMap: false,
         });
-        expect({ key: r.key, overLimit: r.zip > MAX_ZIP_BYTES }).toEqual({ key: r.key, overLimit: false });
+        expect({ key: r.key, overLimit: r.zip > (ZIP_LIMIT_EXCEPTIONS[r.key] ?? MAX_ZIP_BYTES) }).toEqual({
+          key: r.key,
+          overLimit: false,
+        });
       }
     });
 
@@ -521,6 +530,7 @@ describe('sls package', () => {
       'GET /v1/usage',
       'POST /v1/ask',
       'POST /v1/chat',
+      'POST /v1/feedback',
       'POST /v1/generate',
     ]);
     for (const [, route] of routes) {
