@@ -18,6 +18,8 @@ const RESOURCES = {
   USAGE_TABLE: 'composable-ai-ci-usage',
   FACTS_TABLE: 'composable-ai-ci-facts',
   EDGE_INDEX_TABLE: 'composable-ai-ci-edge-index',
+  IDEMPOTENCY_TABLE: 'composable-ai-ci-idempotency',
+  ROUTING_DECISIONS_TABLE: 'composable-ai-ci-routing-decisions',
   EDGE_KVS_ARN: 'arn:aws:cloudfront::123456789012:key-value-store/a1b2c3d4-5678-90ab-cdef-EXAMPLE11111',
   ROUTE_WITH_CASCADE_STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:123456789012:stateMachine:composable-ai-ci-route',
 };
@@ -63,6 +65,8 @@ describe('createAwsPorts (the Lambda composition root)', () => {
         'embedder',
         'events',
         'facts',
+        'idempotency',
+        'routingDecisions',
         'sql',
         'staging',
         'textModel',

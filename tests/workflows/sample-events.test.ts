@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AskInput } from '../../functions/rag/answer-question/schemas.js';
+import { BulkIngestInput } from '../../functions/rag/ingest-and-index/schemas.js';
 import { RouteInput } from '../../functions/router/route-with-cascade/schemas.js';
 import { matchesEventPattern } from '../../local/event-pattern.js';
 import type { LocalStack } from '../../local/stack.js';
@@ -26,6 +27,7 @@ const read = (machine: string, file: string) =>
 /** What each machine's API starts it with (machines without an EventBridge rule). */
 const INPUT_SCHEMAS: Record<string, { parse(input: unknown): unknown }> = {
   'answer-question': AskInput,
+  'bulk-ingest': BulkIngestInput,
   'route-with-cascade': RouteInput,
 };
 
@@ -59,6 +61,10 @@ describe('sample events (events/<machine>/*.json) run through their machines on 
       const schema = INPUT_SCHEMAS[machine];
       if (!schema) throw new Error(`events/${machine}: no input schema known for a machine without a rule`);
       expect(() => schema.parse(sample)).not.toThrow();
+      if (typeof sample.prefix === 'string') {
+        // a job over a prefix: put a document under it, so the run ingests something
+        await stack.ports.documents.put(`${sample.prefix}expenses.md`, SAMPLE_DOCUMENT, 'text/markdown');
+      }
       record = await stack.sfn.startSync(machine, sample);
     } else {
       const rule = definition.rules.find((r) => matchesEventPattern(r.pattern, sample));

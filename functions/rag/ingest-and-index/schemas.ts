@@ -99,3 +99,12 @@ export const FailureInput = z.intersection(
   }),
 );
 export type FailureInput = z.infer<typeof FailureInput>;
+
+/**
+ * The input of bulk-ingest (statemachines/bulk-ingest.asl.yaml), which only Step Functions reads: a prefix of the
+ * documents bucket, and the share of listed objects that may fail before the job does (default 5).
+ */
+export const BulkIngestInput = z.strictObject({
+  prefix: z.string().min(1).max(1024),
+  toleratedFailurePercentage: z.number().min(0).max(100).optional(),
+});
