@@ -5,6 +5,7 @@ import {
   beginIngest,
   compareSequencers,
   countTenantDocuments,
+  createModelIndexSql,
   deleteDocument,
   discardVersion,
   exactVectorSearch,
@@ -12,6 +13,7 @@ import {
   type IndexedChunk,
   indexChunks,
   migrate,
+  modelIndexName,
   publishVersion,
   recordFailure,
   type SearchHit,
@@ -22,6 +24,14 @@ import type { SqlClient } from '../../functions/shared/ports.js';
 import { createPgliteSql } from '../../local/pglite-sql.js';
 
 const DIMS = 8;
+const MODEL = 'test/axes-v1';
+const SPACE = { modelId: MODEL, dimensions: DIMS };
+const HNSW_INDEX = modelIndexName(SPACE);
+const SEARCH_SETTINGS = {
+  embeddingModel: MODEL,
+  fusion: { method: 'rrf', k: 60 },
+  bm25: { k1: 0.9, b: 0.4 },
+} as const;
 
 function unit(axis: number): number[] {
   return Array.from({ length: DIMS }, (_, i) => (i === axis ? 1 : 0));
@@ -48,6 +58,7 @@ function chunk(
     content,
     tokenCount: content.split(' ').length,
     embedding,
+    embeddingModel: MODEL,
     metadata: { ordinal },
   };
 }
@@ -68,7 +79,7 @@ async function ingest(sql: SqlClient, doc: Doc, chunks: IndexedChunk[]): Promise
 }
 
 function search(sql: SqlClient, tenantId: string, embedding: number[], queryText: string, candidates = 10) {
-  return searchChunks(sql, { tenantId, embedding, queryText, topK: 10, candidates, efSearch: 40 });
+  return searchChunks(sql, { ...SEARCH_SETTINGS, tenantId, embedding, queryText, topK: 10, candidates, efSearch: 40 });
 }
 
 function versionsOf(hits: SearchHit[]): Set<string> {
@@ -96,7 +107,7 @@ let firstMigration: { applied: string[] };
 
 beforeAll(async () => {
   sql = await createPgliteSql();
-  firstMigration = await migrate(sql, { dimensions: DIMS });
+  firstMigration = await migrate(sql, SPACE);
 });
 
 afterAll(async () => {
@@ -105,7 +116,7 @@ afterAll(async () => {
 
 describe('migrate', () => {
   it('applies every migration once; a second run applies nothing', async () => {
-    const second = await migrate(sql, { dimensions: DIMS });
+    const second = await migrate(sql, SPACE);
 
     expect(firstMigration.applied).toEqual(expect.arrayContaining(['0001_vector_extension', '0003_chunks']));
     expect(firstMigration.applied.length).toBeGreaterThanOrEqual(7);
@@ -122,16 +133,31 @@ describe('migrate', () => {
     expect(rows[0]?.storage).toBe('p');
   });
 
-  it('refuses an embedding dimension that differs from the existing table', async () => {
-    await expect(migrate(sql, { dimensions: 16 })).rejects.toBeInstanceOf(ConfigurationError);
-    await expect(migrate(sql, { dimensions: 0 })).rejects.toBeInstanceOf(ConfigurationError);
+  it('refuses an invalid embedding space, and adds an index for a new model instead of failing', async () => {
+    await expect(migrate(sql, { modelId: MODEL, dimensions: 0 })).rejects.toBeInstanceOf(ConfigurationError);
+    await expect(migrate(sql, { modelId: "x'; drop table chunks; --", dimensions: 8 })).rejects.toBeInstanceOf(
+      ConfigurationError,
+    );
+
+    const other = await migrate(sql, { modelId: 'test/other-v1', dimensions: 16 });
+
+    expect(other.applied).toEqual([]);
+    const { rows } = await sql.query<{ indexdef: string }>(
+      `select indexdef from pg_indexes where tablename = 'chunks' and indexname = $1`,
+      [modelIndexName({ modelId: 'test/other-v1', dimensions: 16 })],
+    );
+    expect(rows[0]?.indexdef).toMatch(
+      /\(\(embedding\)::vector\(16\)\) vector_cosine_ops\).*WHERE \(\(embedding_model = 'test\/other-v1'::text\) AND \(embedding_dimensions = 16\)\)/,
+    );
   });
 
   it('creates the HNSW, GIN and btree indexes', async () => {
     const res = await sql.query<{ indexdef: string }>(`select indexdef from pg_indexes where tablename = 'chunks'`);
 
     const defs = res.rows.map((r) => r.indexdef).join('\n');
-    expect(defs).toMatch(/USING hnsw \(embedding vector_cosine_ops\) WITH \(m='16', ef_construction='64'\)/);
+    expect(defs).toMatch(
+      /USING hnsw \(\(\(embedding\)::vector\(8\)\) vector_cosine_ops\) WITH \(m='16', ef_construction='64'\) WHERE \(\(embedding_model = 'test\/axes-v1'::text\) AND \(embedding_dimensions = 8\)\)/,
+    );
     expect(defs).toMatch(/USING gin \(tsv\)/);
     expect(defs).toMatch(/btree \(tenant_id\)/);
     expect(defs).toMatch(/btree \(document_key, version\)/);
@@ -450,7 +476,7 @@ describe('searchChunks', () => {
 
   it("never returns another tenant's chunks, even when they are closer", async () => {
     const hits = await search(sql, 't-a', unit(0), 'alpha release');
-    const exact = await exactVectorSearch(sql, { tenantId: 't-a', embedding: unit(0), topK: 5 });
+    const exact = await exactVectorSearch(sql, { tenantId: 't-a', embedding: unit(0), embeddingModel: MODEL, topK: 5 });
 
     expect(hits.map((h) => h.documentKey)).toEqual([a.documentKey]);
     expect(exact).toEqual([`${a.documentKey}@v1#0`]);
@@ -471,6 +497,7 @@ describe('searchChunks', () => {
 
   it('returns at most topK hits', async () => {
     const hits = await searchChunks(sql, {
+      ...SEARCH_SETTINGS,
       tenantId: 't-fusion',
       embedding: unit(0),
       queryText: 'quantum',
@@ -511,6 +538,7 @@ describe('searchChunks', () => {
       );
     }
     const query = {
+      ...SEARCH_SETTINGS,
       tenantId: 't-hnsw-3',
       embedding: unit(0),
       queryText: 'zebra',
@@ -531,7 +559,8 @@ describe('searchChunks', () => {
           `select set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)`,
         );
         const explained = await tx.query<{ 'QUERY PLAN': string }>(
-          `explain select chunk_id from chunks where tenant_id = $1 order by embedding <=> $2::vector limit 20`,
+          `explain select chunk_id from chunks where tenant_id = $1 and embedding_model = '${MODEL}' and embedding_dimensions = ${DIMS}
+           order by embedding::vector(${DIMS}) <=> $2::vector(${DIMS}) limit 20`,
           [query.tenantId, `[${query.embedding.join(',')}]`],
         );
         plan = explained.rows.map((r) => r['QUERY PLAN']).join('\n');
@@ -546,7 +575,7 @@ describe('searchChunks', () => {
         if (!(err instanceof RollBack)) throw err;
       });
 
-    expect(plan).toContain('chunks_embedding_hnsw');
+    expect(plan).toContain(HNSW_INDEX);
     expect(setAfterSearch).toEqual({ ef: '10', scan: 'relaxed_order' });
     expect(hits).toHaveLength(20);
     expect(new Set(hits.map((h) => h.documentKey))).toEqual(new Set(['hnsw/3.md']));
@@ -560,7 +589,7 @@ describe('searchChunks', () => {
     };
     const hnswScans = async (tx: SqlClient) => {
       const res = await tx.query<{ n: number }>(
-        `select pg_stat_get_xact_numscans('chunks_embedding_hnsw'::regclass)::int as n`,
+        `select pg_stat_get_xact_numscans('${HNSW_INDEX}'::regclass)::int as n`,
       );
       return Number(res.rows[0]?.n);
     };
@@ -571,7 +600,7 @@ describe('searchChunks', () => {
         // 40 documents of 100 chunks, each document with its own version as in production: a join on
         // (document_key, version) made the planner expect 100 live chunks here and sort them all instead.
         // The index is rebuilt after the load (faster than 4,000 inserts into the graph); all is rolled back.
-        await tx.query('drop index chunks_embedding_hnsw');
+        await tx.query(`drop index ${HNSW_INDEX}`);
         for (let d = 0; d < 40; d++) {
           const doc: Doc = {
             documentKey: `big/${d}.md`,
@@ -587,14 +616,13 @@ describe('searchChunks', () => {
             vectors.map((v, i) => chunk(doc, i, `filler ${i}`, v)),
           );
         }
-        await tx.query(
-          `create index chunks_embedding_hnsw on chunks using hnsw (embedding vector_cosine_ops) with (m = 16, ef_construction = 64)`,
-        );
+        await tx.query(createModelIndexSql(SPACE));
         await tx.query('analyze chunks');
         await tx.query('analyze documents');
         for (const tenantId of ['t-big', 't-fusion']) {
           const before = await hnswScans(tx);
           await searchChunks(tx, {
+            ...SEARCH_SETTINGS,
             tenantId,
             embedding: unit(0),
             queryText: 'zebra',
@@ -618,7 +646,12 @@ describe('searchChunks', () => {
   });
 
   it('orders exact kNN results by cosine distance', async () => {
-    const ids = await exactVectorSearch(sql, { tenantId: 't-fusion', embedding: unit(0), topK: 3 });
+    const ids = await exactVectorSearch(sql, {
+      tenantId: 't-fusion',
+      embedding: unit(0),
+      embeddingModel: MODEL,
+      topK: 3,
+    });
 
     expect(ids).toEqual([`${f.documentKey}@v1#0`, `${f.documentKey}@v1#1`, `${f.documentKey}@v1#2`]);
   });
@@ -711,11 +744,11 @@ describe('PGlite SqlClient', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'pglite-sql-'));
     try {
       const first = await createPgliteSql({ dataDir });
-      await migrate(first, { dimensions: DIMS });
+      await migrate(first, SPACE);
       await first.close();
 
       const second = await createPgliteSql({ dataDir });
-      const again = await migrate(second, { dimensions: DIMS });
+      const again = await migrate(second, SPACE);
       await second.close();
 
       expect(again.applied).toEqual([]);
