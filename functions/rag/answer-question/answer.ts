@@ -12,16 +12,16 @@ const TITAN_EMBEDDING_USD_PER_TOKEN = 0.02 / 1_000_000;
 
 /**
  * EmbedQuery: the question as a vector, with the same embedder that indexed the documents; `model` names it, so
- * SearchChunks compares the vector with that model's vectors only. `inputTokens` is the query's size in tokens.
+ * SearchChunks compares the vector with that model's vectors only. `usage` is the query's size in tokens and its cost.
  */
 export async function embedQuery(
   input: AskInput,
   deps: Deps,
-): Promise<{ embedding: number[]; model: string; inputTokens: number; costUsd: number }> {
+): Promise<{ embedding: number[]; model: string; usage: { inputTokens: number; costUsd: number } }> {
   const [embedding] = await deps.embedder.embed([input.question]);
   const inputTokens = countTokens(input.question);
   const costUsd = deps.config.embedding.provider === 'bedrock' ? inputTokens * TITAN_EMBEDDING_USD_PER_TOKEN : 0;
-  return { embedding: embedding ?? [], model: deps.embedder.modelId, inputTokens, costUsd };
+  return { embedding: embedding ?? [], model: deps.embedder.modelId, usage: { inputTokens, costUsd } };
 }
 
 /**
