@@ -622,7 +622,7 @@ export function vectorCandidatesSql(limitParam: string, space: EmbeddingSpace): 
  * The lexical branch: BM25 over tenant $1's live chunks with OR semantics over the lexemes of $3 (Postgres's
  * `english` analysis: the stemmed, stopped lexemes the stored tsvector holds). Document frequencies, the chunk
  * count and the average length come from tenant_terms / tenant_stats; a chunk's term frequencies from its tsvector
- * (one position per occurrence). The GIN index finds the chunks holding any of the lexemes; only those are scored.
+ * (one position per occurrence; the stored tsvector carries no weights, so weight A can mark the query's lexemes). The GIN index finds the chunks holding any of the lexemes; only those are scored.
  * Parameters: $1 tenant, $3 query text, $6 k1, $7 b; at most `limitParam` rows (chunk_id, text_score).
  */
 export function textCandidatesSql(limitParam: string): string {
@@ -643,7 +643,8 @@ export function textCandidatesSql(limitParam: string): string {
     ),
     any_term as (
       -- 'lexeme' | 'lexeme' …, quoted as tsquery input (quotes and backslashes doubled): no second stemming
-      select string_agg('''' || replace(replace(lexeme, '\\', '\\\\'), '''', '''''') || '''', ' | ')::tsquery as q
+      select string_agg('''' || replace(replace(lexeme, '\\', '\\\\'), '''', '''''') || '''', ' | ')::tsquery as q,
+        array_agg(lexeme) as lexemes
       from weighted_terms
     )
     select c.chunk_id,
@@ -653,7 +654,9 @@ export function textCandidatesSql(limitParam: string): string {
     join chunks c on c.tsv @@ a.q
     ${LIVE_CHUNK}
     cross join collection col
-    cross join lateral unnest(c.tsv) u
+    -- the chunk's query lexemes only, with their positions: weight A marks them, ts_filter keeps them (both run
+    -- over the tsvector in C; unnesting every lexeme of every matching chunk cost ten times as much)
+    cross join lateral unnest(ts_filter(setweight(c.tsv, 'A', a.lexemes), '{a}')) u
     join weighted_terms w on w.lexeme = u.lexeme
     where c.tenant_id = $1
     group by c.chunk_id

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Bm25Index } from '../../bench/retrieval/bm25.js';
 import {
   beginIngest,
   compareSequencers,
@@ -18,6 +19,7 @@ import {
   recordFailure,
   type SearchHit,
   searchChunks,
+  textCandidatesSql,
 } from '../../functions/rag/chunk-index.js';
 import { ConfigurationError, DocumentSupersededError, IncompleteVersionError } from '../../functions/shared/errors.js';
 import type { SqlClient } from '../../functions/shared/ports.js';
@@ -654,6 +656,79 @@ describe('searchChunks', () => {
     });
 
     expect(ids).toEqual([`${f.documentKey}@v1#0`, `${f.documentKey}@v1#1`, `${f.documentKey}@v1#2`]);
+  });
+});
+
+describe('BM25 lexical branch', () => {
+  const doc = (name: string, version = 'v1', sequencer = '01'): Doc => ({
+    documentKey: `bm25/${name}.md`,
+    tenantId: 't-bm25',
+    version,
+    sequencer,
+    contentHash: `${name}-${version}`,
+  });
+  const textScores = async (query: string) => {
+    const { rows } = await sql.query<{ chunk_id: string; text_score: number }>(
+      textCandidatesSql('$4').replace(/\$6/g, '$2').replace(/\$7/g, '$5'),
+      ['t-bm25', 0.9, query, 10, 0.4],
+    );
+    return rows.map((r) => [r.chunk_id, Number(r.text_score)] as const);
+  };
+  const recount = async () => {
+    const terms = await sql.query<{ lexeme: string; df: number }>(
+      `select lexeme, df from tenant_terms where tenant_id = 't-bm25' and df <> 0 order by lexeme`,
+    );
+    const live = await sql.query<{ lexeme: string; df: number }>(
+      `select u.lexeme, count(*)::int as df from chunks c
+       join documents d on d.document_key = c.document_key and d.live_version = c.version
+       cross join unnest(c.tsv) u where c.tenant_id = 't-bm25' group by u.lexeme order by u.lexeme`,
+    );
+    const stats = await sql.query<{ chunk_count: number; total_length: number }>(
+      `select chunk_count, total_length::int as total_length from tenant_stats where tenant_id = 't-bm25'`,
+    );
+    return { terms: terms.rows, live: live.rows, stats: stats.rows[0] };
+  };
+
+  beforeAll(async () => {
+    await ingest(sql, doc('d1'), [chunk(doc('d1'), 0, 'wing wing flutter', unit(0))]);
+    await ingest(sql, doc('d2'), [chunk(doc('d2'), 0, 'wing lift', unit(1))]);
+    await ingest(sql, doc('d3'), [chunk(doc('d3'), 0, 'lift drag', unit(2))]);
+  });
+
+  it('scores any-term matches with BM25 from the tenant statistics, as the in-memory baseline does', async () => {
+    const scores = await textScores('wing flutter');
+
+    const baseline = new Bm25Index({ k1: 0.9, b: 0.4, stem: true });
+    baseline.add('bm25/d1.md@v1#0', 'wing wing flutter');
+    baseline.add('bm25/d2.md@v1#0', 'wing lift');
+    baseline.add('bm25/d3.md@v1#0', 'lift drag');
+    const expected = baseline.search('wing flutter');
+    expect(scores.map(([id]) => id)).toEqual(expected.map(([id]) => id));
+    for (const [i, [, score]] of scores.entries()) expect(score).toBeCloseTo(expected[i]?.[1] ?? Number.NaN, 9);
+  });
+
+  it('keeps the statistics equal to a recount of live chunks across a replaced version and a deletion', async () => {
+    const v2 = doc('d2', 'v2', '02');
+    await ingest(sql, v2, [chunk(v2, 0, 'rudder flutter', unit(1)), chunk(v2, 1, 'rudder rudder trim', unit(3))]);
+    await deleteDocument(sql, { documentKey: 'bm25/d3.md', tenantId: 't-bm25', sequencer: '05' });
+
+    const { terms, live, stats } = await recount();
+
+    expect(terms).toEqual(live);
+    expect(terms.map((t) => t.lexeme)).toEqual(['flutter', 'rudder', 'trim', 'wing']);
+    expect(stats).toEqual({ chunk_count: 3, total_length: 3 + 2 + 3 });
+  });
+
+  it('finds nothing for a query of stopwords only, and nothing for a tenant without statistics', async () => {
+    await expect(textScores('the and of')).resolves.toEqual([]);
+    const other = await sql.query(textCandidatesSql('$4').replace(/\$6/g, '$2').replace(/\$7/g, '$5'), [
+      't-none',
+      0.9,
+      'wing',
+      10,
+      0.4,
+    ]);
+    expect(other.rows).toEqual([]);
   });
 });
 
