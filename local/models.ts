@@ -20,8 +20,12 @@ export function createEmbedder(config: AppConfig): Embedder {
 
 /** The offline stand-ins by default; Bedrock when MODEL_PROVIDER=bedrock and AWS credentials are present. */
 export async function createModels(config: AppConfig): Promise<{ embedder: Embedder; textModel: TextModel }> {
+  const embedder = createEmbedder(config);
+  // The local model loads on first use (TensorFlow.js and the weights): load it now, so the first query's
+  // EmbedQuery (10 s timeout) never pays for it.
+  if (config.embedding.provider === 'use-lite') await embedder.embed(['warm-up']);
   return {
-    embedder: createEmbedder(config),
+    embedder,
     textModel: config.modelProvider === 'bedrock' ? bedrockTextModel : offlineTextModel,
   };
 }
