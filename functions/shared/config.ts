@@ -38,7 +38,7 @@ const Env = z.object({
   HNSW_EF_SEARCH: positiveInt(80),
   SEARCH_FUSION: z.enum(['rrf', 'weighted']).default('weighted'),
   SEARCH_RRF_K: positiveInt(60),
-  SEARCH_VECTOR_WEIGHT: z.coerce.number().min(0).max(1).default(0.5),
+  SEARCH_VECTOR_WEIGHT: z.coerce.number().min(0).max(1).default(0.3),
   BM25_K1: nonNegative(0.9),
   BM25_B: z.coerce.number().min(0).max(1).default(0.4),
   ROUTER_STRATEGY: z.enum(['heuristic', 'judge', 'cascade']).default('cascade'),

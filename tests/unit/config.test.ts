@@ -13,6 +13,7 @@ describe('parseConfig', () => {
     });
     expect(config.search.maxTopK).toBe(100);
     expect(config.search.bm25).toEqual({ k1: 0.9, b: 0.4 });
+    expect(config.search.fusion).toEqual({ method: 'weighted', vectorWeight: 0.3 });
     expect(config.maxDocumentBytes).toBe(10 * 1024 * 1024);
   });
 
