@@ -207,9 +207,10 @@ describe('the local HTTP API', () => {
     expect(res.body.results.length).toBeGreaterThan(0);
     expect(res.body.results.every((r) => r.documentKey.startsWith('tenants/t1/'))).toBe(true);
     expect(res.body.results[0]?.text).toMatch(/hermit crabs/);
+    // (other tests upload the same text under other t1 keys: any of them may rank first)
     expect(res.body.results[0]).toEqual({
-      documentKey: 'tenants/t1/tide-pools.md',
-      chunkId: expect.stringContaining('tenants/t1/tide-pools.md@v-'),
+      documentKey: expect.stringMatching(/^tenants\/t1\//),
+      chunkId: expect.stringContaining(`${res.body.results[0]?.documentKey}@v-`),
       score: expect.any(Number),
       text: expect.any(String),
       heading: expect.any(String),
