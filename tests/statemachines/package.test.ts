@@ -500,6 +500,7 @@ describe('sls package', () => {
       'POST /v1/ask',
       'POST /v1/chat',
       'POST /v1/generate',
+      'POST /v1/search',
     ]);
     for (const [, route] of routes) {
       expect(route.Properties?.AuthorizationType).toBe('CUSTOM');
