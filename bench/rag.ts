@@ -11,9 +11,11 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
   beginIngest,
+  createModelIndexSql,
   exactVectorSearch,
   indexChunks,
   migrate,
+  modelIndexName,
   publishVersion,
   searchChunks,
   vectorCandidatesSql,
@@ -30,6 +32,9 @@ import { generateDocument, generateQueries } from './generated-corpus.js';
 import { ms, percentile, perSecond, progress, table, timed } from './report.js';
 
 const quick = process.argv.slice(2).includes('--quick');
+// The bulk load embeds with the hashed embedder (thousands of chunks per second); the state machines must embed
+// with the same one, so the figures compare with earlier runs. EMBEDDER=use-lite is refused below.
+process.env.EMBEDDER ??= 'hashed';
 const config = parseConfig(process.env);
 const plan = quick
   ? { generatedDocuments: 10, bulkChunks: 5_000, queries: { small: 50, large: 50 }, answers: 50 }
@@ -42,14 +47,19 @@ const EF_SEARCH_SWEEP = [...new Set([40, config.search.efSearch, 160, 320])].sor
 const TENANT = 'default';
 // The HNSW build runs after the bulk load; with the graph in memory it is many times faster than on disk.
 const BUILD_MAINTENANCE_WORK_MEM = '1GB';
-// The same definition as migration 0004 in functions/rag/chunk-index.ts.
-const CREATE_HNSW_INDEX = `create index chunks_embedding_hnsw on chunks
-  using hnsw (embedding vector_cosine_ops) with (m = 16, ef_construction = 64)`;
+// The hashed embedder's partial HNSW index, as migrate() creates it (functions/rag/chunk-index.ts).
+const SPACE = { modelId: OFFLINE_EMBEDDING_MODEL_ID, dimensions: config.embedding.dimensions };
+const HNSW_INDEX = modelIndexName(SPACE);
 
 // Settings from the environment that change the figures; the command line shows the ones that are set.
 const TUNABLES = [
   'MODEL_PROVIDER',
+  'EMBEDDER',
   'EMBEDDING_DIMENSIONS',
+  'SEARCH_FUSION',
+  'SEARCH_VECTOR_WEIGHT',
+  'BM25_K1',
+  'BM25_B',
   'CHUNK_MAX_TOKENS',
   'CHUNK_OVERLAP_TOKENS',
   'EMBED_BATCH_SIZE',
@@ -82,7 +92,9 @@ interface SearchRow {
 
 async function main(): Promise<void> {
   // The figures describe the local runtime; the bulk load embeds offline, so the state machines must as well.
-  if (config.modelProvider !== 'offline') throw new Error('bench/rag.ts runs with the offline models only');
+  if (config.modelProvider !== 'offline' || config.embedding.provider !== 'hashed') {
+    throw new Error('bench/rag.ts runs with the offline models and the hashed embedder only');
+  }
   const started = performance.now();
   await printEnvironment();
 
@@ -125,7 +137,7 @@ async function main(): Promise<void> {
   // 2 (large index): bulk-loaded rows in a fresh database, the HNSW index built after the load.
   const sql = await createPgliteSql();
   const embedder = createOfflineEmbedder(config.embedding.dimensions);
-  await migrate(sql, { dimensions: config.embedding.dimensions });
+  await migrate(sql, SPACE);
   const bulk = await bulkLoad(sql, embedder, plan.bulkChunks);
   searchRows.push(await measureSearch(sql, embedder, 'bulk-loaded, HNSW built after', plan.queries.large));
   await sql.close();
@@ -196,7 +208,7 @@ async function bulkLoad(
   targetChunks: number,
 ): Promise<{ rows: number; prepareMs: number; insertMs: number; buildMs: number }> {
   progress(`bulk-loading ${targetChunks} chunks (HNSW index dropped during the load)`);
-  await sql.query('drop index chunks_embedding_hnsw');
+  await sql.query(`drop index ${HNSW_INDEX}`);
   let rows = 0;
   let prepareMs = 0;
   let insertMs = 0;
@@ -210,7 +222,7 @@ async function bulkLoad(
     const prepared = await timed(async () => {
       const chunks = chunkDocument(doc.body, 'text/markdown', config.chunking);
       const vectors = await embedder.embed(chunks.map(embeddingInput));
-      return indexRows({ documentKey: doc.key, version, tenantId }, chunks, vectors);
+      return indexRows({ documentKey: doc.key, version, tenantId }, chunks, vectors, embedder.modelId);
     });
     prepareMs += prepared.ms;
     const inserted = await timed(async () => {
@@ -228,7 +240,7 @@ async function bulkLoad(
   progress(`building the HNSW index over ${rows} rows (maintenance_work_mem ${BUILD_MAINTENANCE_WORK_MEM})`);
   const build = await timed(async () => {
     await sql.query(`set maintenance_work_mem = '${BUILD_MAINTENANCE_WORK_MEM}'`);
-    await sql.query(CREATE_HNSW_INDEX);
+    await sql.query(createModelIndexSql(SPACE));
     await sql.query('analyze');
   });
   return { rows, prepareMs, insertMs, buildMs: build.ms };
@@ -253,15 +265,14 @@ async function vectorSearch(
       [String(opts.efSearch ?? config.search.efSearch), opts.forceIndex ? 'off' : 'on'],
     );
     const res = await tx.query<Record<string, string>>(
-      `${opts.explain ? 'explain ' : ''}select chunk_id from (${vectorCandidatesSql('$3')}) v order by distance, chunk_id`,
+      `${opts.explain ? 'explain ' : ''}select chunk_id from (${vectorCandidatesSql('$3', SPACE)}) v order by distance, chunk_id`,
       [TENANT, `[${embedding.join(',')}]`, config.search.candidates],
     );
     return res.rows.map((r) => Object.values(r)[0] ?? '');
   });
 }
 
-const usesHnsw = (plan: readonly string[]) =>
-  plan.some((line) => line.includes('Index Scan using chunks_embedding_hnsw'));
+const usesHnsw = (plan: readonly string[]) => plan.some((line) => line.includes(`Index Scan using ${HNSW_INDEX}`));
 
 async function measureSearch(sql: SqlClient, embedder: Embedder, label: string, queries: number): Promise<SearchRow> {
   const counted = await sql.query<{ n: number }>('select count(*)::int as n from chunks');
@@ -291,10 +302,13 @@ async function measureSearch(sql: SqlClient, embedder: Embedder, label: string, 
     searchChunks(sql, {
       tenantId: TENANT,
       embedding,
+      embeddingModel: SPACE.modelId,
       queryText,
       topK: config.search.defaultTopK,
       candidates: config.search.candidates,
       efSearch: config.search.efSearch,
+      fusion: config.search.fusion,
+      bm25: config.search.bm25,
     });
 
   progress(`querying ${label} (${chunks} chunks)`);
@@ -303,7 +317,7 @@ async function measureSearch(sql: SqlClient, embedder: Embedder, label: string, 
   const hybridOnHnsw = await pass('hybrid, vector branch on HNSW', search);
   await sql.query('reset enable_sort');
   const exact = await pass('exact', (_, embedding) =>
-    exactVectorSearch(sql, { tenantId: TENANT, embedding, topK: RECALL_K }),
+    exactVectorSearch(sql, { tenantId: TENANT, embedding, embeddingModel: SPACE.modelId, topK: RECALL_K }),
   );
   const sweep: SearchRow['sweep'] = [];
   for (const efSearch of EF_SEARCH_SWEEP) {
@@ -381,7 +395,9 @@ function printSearch(
 ): void {
   const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
   print(`2. Search latency (per query, after ${WARM_UP} warm-up queries; tenant filter on)`);
-  print('   hybrid   = searchChunks as SearchChunks calls it (vector kNN + full-text, fused by reciprocal rank), with');
+  print(
+    `   hybrid   = searchChunks as SearchChunks calls it (vector kNN + BM25, fused: ${config.search.fusion.method}), with`,
+  );
   print('              the plan PostgreSQL picks for its vector branch (column "planner": HNSW or exact scan)');
   print('   hybrid*  = the same call with its vector branch forced onto the HNSW index (enable_sort off)');
   print(

@@ -95,7 +95,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const dataDir = options.dataDir ? resolve(options.dataDir) : (temporary as string);
 
   const sql = await createPgliteSql(options.dataDir ? { dataDir: join(dataDir, 'postgres') } : {});
-  await migrate(sql, { dimensions: config.embedding.dimensions });
+  await migrate(sql, config.embedding);
   const dynamo = await startDynalite(options.dataDir ? { path: join(dataDir, 'dynamodb') } : {});
   await createTablesFromResources(project, dynamo.endpoint);
   const documents = createDirectoryObjectStore(join(dataDir, 's3', DOCUMENTS_BUCKET));

@@ -17,7 +17,10 @@ export async function runMigrations(
     event,
     'database-migrations',
     async () => {
-      const { applied } = await migrate(deps.sql, { dimensions: Number(event.ResourceProperties.EmbeddingDimensions) });
+      const { applied } = await migrate(deps.sql, {
+        modelId: String(event.ResourceProperties.EmbeddingModelId ?? ''),
+        dimensions: Number(event.ResourceProperties.EmbeddingDimensions),
+      });
       return { Applied: applied.join(',') };
     },
     deps.respond,

@@ -3,6 +3,7 @@
  * versions (ingesting → published → replaced, failed or deleted) and hybrid search over live versions only.
  * Everything goes through the SqlClient port, so the same SQL runs on Aurora (RDS Data API) and PGlite.
  */
+import { createHash } from 'node:crypto';
 import { ConfigurationError, DocumentSupersededError, IncompleteVersionError } from '../shared/errors.js';
 import type { SqlClient, SqlParam } from '../shared/ports.js';
 
@@ -17,6 +18,12 @@ interface Migration {
 const MAX_INDEXED_DIMENSIONS = 2000;
 // Any fixed number: it serialises concurrent migrate() calls (two cold starts at once).
 const MIGRATION_LOCK_ID = 7_262_001;
+// Model ids are written into index definitions and queries as literals (a partial index only serves queries
+// whose predicate names the same constant): only these characters are allowed.
+const MODEL_ID = /^[A-Za-z0-9._:/@-]{1,128}$/;
+
+// The stored tsvector of a chunk, unnested: one row per lexeme with its positions (tf = their number).
+const CHUNK_LENGTH = '(select coalesce(sum(cardinality(u.positions)), 0) from unnest(c.tsv) u)';
 
 function migrations(dimensions: number): Migration[] {
   return [
@@ -73,41 +80,131 @@ function migrations(dimensions: number): Migration[] {
       id: '0009_chunks_embedding_inline',
       sql: 'alter table chunks alter column embedding set storage plain',
     },
+    // Vectors of several models side by side: each chunk names its model and dimension, the column loses its
+    // fixed dimension, and each model gets its own partial HNSW index over a cast (ensureModelIndex), so a
+    // search only ever compares vectors of one model and a new model never makes startup fail.
+    {
+      id: '0010_chunks_embedding_model',
+      sql: `alter table chunks add column if not exists embedding_model text,
+        add column if not exists embedding_dimensions int`,
+    },
+    {
+      id: '0011_chunks_embedding_model_backfill',
+      sql: `update chunks set embedding_model = coalesce(metadata->>'embeddingModel', 'unknown'),
+        embedding_dimensions = vector_dims(embedding) where embedding_model is null`,
+    },
+    { id: '0012_drop_single_model_hnsw', sql: 'drop index if exists chunks_embedding_hnsw' },
+    { id: '0013_chunks_embedding_any_dimension', sql: 'alter table chunks alter column embedding type vector' },
+    {
+      // ALTER COLUMN TYPE resets the storage to the type's default: inline again (see 0009).
+      id: '0014_chunks_embedding_inline_again',
+      sql: 'alter table chunks alter column embedding set storage plain',
+    },
+    {
+      id: '0015_chunks_embedding_model_required',
+      sql: `alter table chunks alter column embedding_model set not null,
+        alter column embedding_dimensions set not null,
+        add constraint chunks_embedding_dimensions check (vector_dims(embedding) = embedding_dimensions)`,
+    },
+    // BM25 statistics: each chunk's length in lexemes, and per tenant the number of live chunks, their total
+    // length and each lexeme's document frequency. publishVersion and deleteDocument keep them current in
+    // their own transactions, so a search never counts a version that is not live.
+    { id: '0016_chunks_text_length', sql: 'alter table chunks add column if not exists text_length int' },
+    {
+      id: '0017_tenant_terms',
+      sql: `create table if not exists tenant_terms (
+        tenant_id text not null,
+        lexeme text not null,
+        df int not null,
+        primary key (tenant_id, lexeme)
+      )`,
+    },
+    {
+      id: '0018_tenant_stats',
+      sql: `create table if not exists tenant_stats (
+        tenant_id text primary key,
+        chunk_count int not null,
+        total_length bigint not null
+      )`,
+    },
+    { id: '0019_chunks_text_length_backfill', sql: `update chunks c set text_length = ${CHUNK_LENGTH}` },
+    {
+      id: '0020_tenant_terms_backfill',
+      sql: `insert into tenant_terms (tenant_id, lexeme, df)
+        select c.tenant_id, u.lexeme, count(*)::int from chunks c
+        join documents d on d.document_key = c.document_key and d.live_version = c.version
+        cross join unnest(c.tsv) u group by c.tenant_id, u.lexeme
+        on conflict (tenant_id, lexeme) do nothing`,
+    },
+    {
+      id: '0021_tenant_stats_backfill',
+      sql: `insert into tenant_stats (tenant_id, chunk_count, total_length)
+        select c.tenant_id, count(*)::int, coalesce(sum(c.text_length), 0) from chunks c
+        join documents d on d.document_key = c.document_key and d.live_version = c.version
+        group by c.tenant_id
+        on conflict (tenant_id) do nothing`,
+    },
   ];
 }
 
-/** Applies the migrations not yet recorded in schema_migrations, in order, in one transaction. */
-export async function migrate(sql: SqlClient, opts: { dimensions: number }): Promise<{ applied: string[] }> {
-  const { dimensions } = opts;
+export interface EmbeddingSpace {
+  /** The embedder's model id, recorded on every chunk. */
+  modelId: string;
+  dimensions: number;
+}
+
+function checkSpace(space: EmbeddingSpace): void {
+  const { dimensions, modelId } = space;
   if (!Number.isInteger(dimensions) || dimensions < 1 || dimensions > MAX_INDEXED_DIMENSIONS) {
     throw new ConfigurationError(`embedding dimensions must be an integer in 1..${MAX_INDEXED_DIMENSIONS}`);
   }
+  if (!MODEL_ID.test(modelId)) {
+    throw new ConfigurationError(`embedding model id "${modelId}" must match ${MODEL_ID}`);
+  }
+}
+
+/** The name of a model's partial HNSW index: readable prefix, and a hash so distinct ids never collide. */
+export function modelIndexName(space: EmbeddingSpace): string {
+  const slug = space.modelId
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .slice(0, 30);
+  return `chunks_hnsw_${slug}_${space.dimensions}_${createHash('sha256').update(space.modelId).digest('hex').slice(0, 8)}`;
+}
+
+/**
+ * The model's HNSW index: over `embedding::vector(D)` (HNSW needs a fixed dimension), only for that model's rows of
+ * that dimension (a model configured with another dimension gets its own index; the cast never sees other rows).
+ * A query uses it when it orders by the same cast and filters on the same model literal (vectorCandidatesSql).
+ */
+export function createModelIndexSql(space: EmbeddingSpace): string {
+  checkSpace(space);
+  return `create index if not exists ${modelIndexName(space)} on chunks
+    using hnsw ((embedding::vector(${space.dimensions})) vector_cosine_ops) with (m = 16, ef_construction = 64)
+    where embedding_model = '${space.modelId}' and embedding_dimensions = ${space.dimensions}`;
+}
+
+/**
+ * Applies the migrations not yet recorded in schema_migrations, in order, in one transaction, and makes sure the
+ * configured embedding model has its index (a new model adds one; the vectors of other models stay untouched).
+ */
+export async function migrate(sql: SqlClient, space: EmbeddingSpace): Promise<{ applied: string[] }> {
+  checkSpace(space);
   return sql.transaction(async (tx) => {
     await tx.query(`select 1 as locked from pg_advisory_xact_lock(${MIGRATION_LOCK_ID})`);
     await tx.query('create table if not exists schema_migrations (id text primary key, applied_at timestamptz)');
     const done = await tx.query<{ id: string }>('select id from schema_migrations');
     const doneIds = new Set(done.rows.map((r) => r.id));
     const applied: string[] = [];
-    for (const m of migrations(dimensions)) {
+    for (const m of migrations(space.dimensions)) {
       if (doneIds.has(m.id)) continue;
       await tx.query(m.sql);
       await tx.query('insert into schema_migrations (id, applied_at) values ($1, now())', [m.id]);
       applied.push(m.id);
     }
-    await assertDimensions(tx, dimensions);
+    await tx.query(createModelIndexSql(space));
     return { applied };
   });
-}
-
-// A table created earlier with another dimension would fail on every insert: fail at startup instead.
-async function assertDimensions(tx: SqlClient, dimensions: number): Promise<void> {
-  const res = await tx.query<{ dims: number }>(
-    `select atttypmod as dims from pg_attribute where attrelid = 'chunks'::regclass and attname = 'embedding'`,
-  );
-  const actual = res.rows[0]?.dims;
-  if (actual !== dimensions) {
-    throw new ConfigurationError(`chunks.embedding has ${actual} dimensions, the embedder has ${dimensions}`);
-  }
 }
 
 // ---- sequencers ------------------------------------------------------------------------------
@@ -269,10 +366,12 @@ export interface IndexedChunk {
   content: string;
   tokenCount: number;
   embedding: number[];
+  /** The model that made `embedding` (its dimension is recorded beside it). */
+  embeddingModel: string;
   metadata?: Record<string, unknown>;
 }
 
-const CHUNK_PARAMS = 10;
+const CHUNK_PARAMS = 12;
 
 /**
  * Upserts chunk rows in one statement, so a retried batch never duplicates; returns the rows written.
@@ -293,18 +392,22 @@ export async function indexChunks(sql: SqlClient, chunks: IndexedChunk[]): Promi
       c.tokenCount,
       toVectorText(c.embedding),
       JSON.stringify(c.metadata ?? {}),
+      c.embeddingModel,
+      c.embedding.length,
     );
     const p = (n: number) => `$${i * CHUNK_PARAMS + n}`;
-    return `(${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}, ${p(9)}::vector, ${p(10)}::jsonb)`;
+    return `(${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}, ${p(9)}::vector, ${p(10)}::jsonb, ${p(11)}, ${p(12)})`;
   });
   const res = await sql.query(
     `insert into chunks
-       (chunk_id, document_key, version, tenant_id, ordinal, heading, content, token_count, embedding, metadata)
+       (chunk_id, document_key, version, tenant_id, ordinal, heading, content, token_count, embedding, metadata,
+        embedding_model, embedding_dimensions)
      values ${tuples.join(', ')}
      on conflict (chunk_id) do update set
        tenant_id = excluded.tenant_id, ordinal = excluded.ordinal, heading = excluded.heading,
        content = excluded.content, token_count = excluded.token_count, embedding = excluded.embedding,
-       metadata = excluded.metadata
+       metadata = excluded.metadata, embedding_model = excluded.embedding_model,
+       embedding_dimensions = excluded.embedding_dimensions
      where chunks.document_key = excluded.document_key and chunks.version = excluded.version`,
     params,
   );
@@ -339,6 +442,7 @@ export async function publishVersion(
         `${args.documentKey}: version ${args.version} has ${chunkCount} of ${args.expectedChunks} chunks`,
       );
     }
+    await updateTermStatistics(tx, args.documentKey, { add: args.version, remove: row.live_version });
     await tx.query(
       `update documents set live_version = $2, live_hash = pending_hash, live_chunk_count = $3, state = 'indexed',
          pending_version = null, pending_hash = null, last_error = null, updated_at = now()
@@ -348,6 +452,49 @@ export async function publishVersion(
     await tx.query('delete from chunks where document_key = $1 and version <> $2', [args.documentKey, args.version]);
     return { chunkCount, replacedVersion: row.live_version };
   });
+}
+
+/**
+ * Keeps the BM25 statistics current as a document's live version changes (in the caller's transaction): the
+ * version that goes live adds its chunks' lengths and lexemes, the one it replaces (or a deletion) takes its own
+ * away. One upsert per table, in lexeme order, so concurrent publishes of a tenant lock rows in the same order.
+ */
+async function updateTermStatistics(
+  tx: SqlClient,
+  documentKey: string,
+  versions: { add: string | null; remove: string | null },
+): Promise<void> {
+  if (versions.add === versions.remove) return;
+  const { add, remove } = versions;
+  if (add !== null) {
+    await tx.query(`update chunks c set text_length = ${CHUNK_LENGTH} where c.document_key = $1 and c.version = $2`, [
+      documentKey,
+      add,
+    ]);
+  }
+  // $2 is the version that goes live (+1), $3 the one that stops being live (-1); either may be null.
+  const sign = 'case when c.version = $2 then 1 else -1 end';
+  const params = [documentKey, add, remove];
+  await tx.query(
+    `insert into tenant_terms (tenant_id, lexeme, df)
+     select c.tenant_id, u.lexeme, sum(${sign})::int
+     from chunks c cross join unnest(c.tsv) u
+     where c.document_key = $1 and (c.version = $2 or c.version = $3)
+     group by c.tenant_id, u.lexeme
+     order by c.tenant_id, u.lexeme
+     on conflict (tenant_id, lexeme) do update set df = tenant_terms.df + excluded.df`,
+    params,
+  );
+  await tx.query(
+    `insert into tenant_stats (tenant_id, chunk_count, total_length)
+     select c.tenant_id, sum(${sign})::int, sum(${sign} * coalesce(c.text_length, ${CHUNK_LENGTH}))::bigint
+     from chunks c
+     where c.document_key = $1 and (c.version = $2 or c.version = $3)
+     group by c.tenant_id
+     on conflict (tenant_id) do update set chunk_count = tenant_stats.chunk_count + excluded.chunk_count,
+       total_length = tenant_stats.total_length + excluded.total_length`,
+    params,
+  );
 }
 
 /** Drops the chunks of a version that will not be published and, if it is still pending, marks the document failed. */
@@ -386,6 +533,7 @@ export async function deleteDocument(
     );
     const row = await lockDocument(tx, args.documentKey);
     if (!row || compareSequencers(row.last_sequencer, args.sequencer) > 0) return 'stale';
+    await updateTermStatistics(tx, args.documentKey, { add: null, remove: row.live_version });
     await tx.query(
       `update documents set state = 'deleted', live_version = null, live_hash = null, live_chunk_count = 0,
          pending_version = null, pending_hash = null, last_sequencer = $2, last_error = null, updated_at = now()
@@ -490,13 +638,33 @@ export async function pagesOfChunks(sql: SqlClient, chunkIds: readonly string[])
 
 // ---- search ----------------------------------------------------------------------------------
 
+/** How the vector and the lexical branch are merged (README, "Retrieval quality", says why the default won). */
+export type Fusion =
+  /** Reciprocal rank fusion: Σ 1 / (k + rank) over the branches (Cormack et al., 2009). */
+  | { method: 'rrf'; k: number }
+  /** Each branch's scores min-max normalised over its candidates, then weighted: w·vector + (1 − w)·text. */
+  | { method: 'weighted'; vectorWeight: number };
+
+/** Okapi BM25 parameters, as Lucene's BM25Similarity (idf = ln(1 + (N − df + 0.5) / (df + 0.5))). */
+export interface Bm25Parameters {
+  k1: number;
+  b: number;
+}
+
 export interface SearchQuery {
   tenantId: string;
+  /** The query vector, and the model that made it: only chunks embedded by that model are compared with it. */
   embedding: number[];
+  embeddingModel: string;
   queryText: string;
   topK: number;
+  /** Candidates taken from each branch before fusion. */
   candidates: number;
   efSearch: number;
+  fusion: Fusion;
+  bm25: Bm25Parameters;
+  /** Keep only the best chunk of each document. */
+  onePerDocument?: boolean;
 }
 
 export interface SearchHit {
@@ -508,9 +676,6 @@ export interface SearchHit {
   vectorRank: number | null;
   textRank: number | null;
 }
-
-// Reciprocal rank fusion constant, as in Cormack et al. (2009).
-const RRF_K = 60;
 
 // Each branch takes its candidates ordered by its own metric in an inner query (so the planner can use the HNSW
 // and GIN indexes), then numbers them; relaxed_order iterative scans may return rows slightly out of order, and
@@ -524,48 +689,116 @@ const LIVE_CHUNK = `cross join lateral (
       select 1 from documents d where d.document_key = c.document_key and d.live_version = c.version limit 1
     ) live`;
 
-/** The vector branch: tenant $1's live chunks nearest to vector $2, at most `limitParam` (bench/rag.ts times it alone). */
-export function vectorCandidatesSql(limitParam: string): string {
-  return `select c.chunk_id, c.embedding <=> $2::vector as distance
+/**
+ * The vector branch: tenant $1's live chunks of one model nearest to vector $2, at most `limitParam` (bench/rag.ts
+ * times it alone). The model and dimension are literals, not parameters: the model's partial HNSW index
+ * (createModelIndexSql) only serves a query whose filter and cast name the same constants.
+ */
+export function vectorCandidatesSql(limitParam: string, space: EmbeddingSpace): string {
+  checkSpace(space);
+  const cast = `::vector(${space.dimensions})`;
+  return `select c.chunk_id, c.embedding${cast} <=> $2${cast} as distance
     from chunks c
     ${LIVE_CHUNK}
-    where c.tenant_id = $1
-    order by c.embedding <=> $2::vector
+    where c.tenant_id = $1 and c.embedding_model = '${space.modelId}' and c.embedding_dimensions = ${space.dimensions}
+    order by c.embedding${cast} <=> $2${cast}
     limit ${limitParam}`;
 }
 
-const HYBRID_SEARCH_SQL = `
+/**
+ * The lexical branch: BM25 over tenant $1's live chunks with OR semantics over the lexemes of $3 (Postgres's
+ * `english` analysis: the stemmed, stopped lexemes the stored tsvector holds). Document frequencies, the chunk
+ * count and the average length come from tenant_terms / tenant_stats; a chunk's term frequencies from its tsvector
+ * (one position per occurrence; the stored tsvector carries no weights, so weight A can mark the query's lexemes). The GIN index finds the chunks holding any of the lexemes; only those are scored.
+ * Parameters: $1 tenant, $3 query text, $6 k1, $7 b; at most `limitParam` rows (chunk_id, text_score).
+ */
+export function textCandidatesSql(limitParam: string): string {
+  return `with query_terms as (
+      select u.lexeme, greatest(coalesce(cardinality(u.positions), 1), 1) as qtf
+      from unnest(to_tsvector('english', $3)) u
+    ),
+    collection as (
+      select greatest(s.chunk_count, 1)::float8 as n,
+        greatest(s.total_length::float8 / greatest(s.chunk_count, 1), 1) as avgdl
+      from tenant_stats s where s.tenant_id = $1
+    ),
+    weighted_terms as (
+      select q.lexeme, q.qtf * ln(1 + (col.n - t.df + 0.5) / (t.df + 0.5)) as weight
+      from query_terms q
+      join tenant_terms t on t.tenant_id = $1 and t.lexeme = q.lexeme and t.df > 0
+      cross join collection col
+    ),
+    any_term as (
+      -- 'lexeme' | 'lexeme' …, quoted as tsquery input (quotes and backslashes doubled): no second stemming
+      select string_agg('''' || replace(replace(lexeme, '\\', '\\\\'), '''', '''''') || '''', ' | ')::tsquery as q,
+        array_agg(lexeme) as lexemes
+      from weighted_terms
+    )
+    select c.chunk_id,
+      sum(w.weight * cardinality(u.positions) / (cardinality(u.positions)
+        + $6::float8 * (1 - $7::float8 + $7::float8 * coalesce(c.text_length, col.avgdl) / col.avgdl))) as text_score
+    from any_term a
+    join chunks c on c.tsv @@ a.q
+    ${LIVE_CHUNK}
+    cross join collection col
+    -- the chunk's query lexemes only, with their positions: weight A marks them, ts_filter keeps them (both run
+    -- over the tsvector in C; unnesting every lexeme of every matching chunk cost ten times as much)
+    cross join lateral unnest(ts_filter(setweight(c.tsv, 'A', a.lexemes), '{a}')) u
+    join weighted_terms w on w.lexeme = u.lexeme
+    where c.tenant_id = $1
+    group by c.chunk_id
+    order by text_score desc, c.chunk_id
+    limit ${limitParam}`;
+}
+
+function fusedScoreSql(fusion: Fusion): string {
+  if (fusion.method === 'rrf') {
+    return `coalesce(1.0 / ($8::float8 + v.rank), 0) + coalesce(1.0 / ($8::float8 + t.rank), 0)`;
+  }
+  // min-max over each branch's candidates; a branch with one candidate (or all equal) scores it 1
+  // (a chunk missing from a branch scores 0 there)
+  const norm = (x: string, lo: string, hi: string) =>
+    `case when ${x} is null then 0 when ${hi} > ${lo} then (${x} - ${lo}) / (${hi} - ${lo}) else 1 end`;
+  return `$8::float8 * ${norm('-v.distance', '-v.max_distance', '-v.min_distance')}
+      + (1 - $8::float8) * ${norm('t.text_score', 't.min_score', 't.max_score')}`;
+}
+
+function hybridSearchSql(fusion: Fusion, space: EmbeddingSpace): string {
+  return `
 with vector_hits as (
-  select chunk_id, row_number() over (order by distance, chunk_id) as rank
+  select chunk_id, distance, row_number() over (order by distance, chunk_id) as rank,
+    min(distance) over () as min_distance, max(distance) over () as max_distance
   from (
-    ${vectorCandidatesSql('$4')}
+    ${vectorCandidatesSql('$4', space)}
   ) v
 ),
 text_hits as (
-  select chunk_id, row_number() over (order by text_score desc, chunk_id) as rank
+  select chunk_id, text_score, row_number() over (order by text_score desc, chunk_id) as rank,
+    min(text_score) over () as min_score, max(text_score) over () as max_score
   from (
-    select c.chunk_id, ts_rank_cd(c.tsv, q) as text_score
-    from chunks c
-    ${LIVE_CHUNK}
-    cross join websearch_to_tsquery('english', $3) q
-    where c.tenant_id = $1 and c.tsv @@ q
-    order by text_score desc, c.chunk_id
-    limit $4
+    ${textCandidatesSql('$4')}
   ) t
 ),
 fused as (
   select coalesce(v.chunk_id, t.chunk_id) as chunk_id,
-    (coalesce(1.0 / (${RRF_K} + v.rank), 0) + coalesce(1.0 / (${RRF_K} + t.rank), 0))::float8 as score,
+    (${fusedScoreSql(fusion)})::float8 as score,
     v.rank::int as vector_rank,
     t.rank::int as text_rank
   from vector_hits v
   full outer join text_hits t on t.chunk_id = v.chunk_id
+),
+ranked as (
+  select f.*, c.document_key, c.heading, c.content,
+    row_number() over (partition by c.document_key order by f.score desc, f.chunk_id) as in_document
+  from fused f
+  join chunks c on c.chunk_id = f.chunk_id
 )
-select f.chunk_id, c.document_key, c.heading, c.content, f.score, f.vector_rank, f.text_rank
-from fused f
-join chunks c on c.chunk_id = f.chunk_id
-order by f.score desc, f.chunk_id
+select chunk_id, document_key, heading, content, score, vector_rank, text_rank
+from ranked
+where in_document = 1 or not $9::boolean
+order by score desc, chunk_id
 limit $5`;
+}
 
 interface SearchRow {
   chunk_id: string;
@@ -577,8 +810,13 @@ interface SearchRow {
   text_rank: number | null;
 }
 
-/** Hybrid retrieval over a tenant's live chunks: pgvector cosine kNN and full-text search fused by reciprocal rank. */
+/**
+ * Hybrid retrieval over a tenant's live chunks: pgvector cosine kNN over the query model's vectors and BM25 over
+ * the text, fused (Fusion). A tenant with no documents gets no hits.
+ */
 export async function searchChunks(sql: SqlClient, q: SearchQuery): Promise<SearchHit[]> {
+  const space = { modelId: q.embeddingModel, dimensions: q.embedding.length };
+  const fusionParam = q.fusion.method === 'rrf' ? q.fusion.k : q.fusion.vectorWeight;
   return sql.transaction(async (tx) => {
     // Without iterative scans, HNSW returns at most ef_search rows before the tenant filter removes some.
     await tx.query(
@@ -586,12 +824,16 @@ export async function searchChunks(sql: SqlClient, q: SearchQuery): Promise<Sear
          set_config('hnsw.iterative_scan', 'relaxed_order', true) as iterative_scan`,
       [String(q.efSearch)],
     );
-    const res = await tx.query<SearchRow>(HYBRID_SEARCH_SQL, [
+    const res = await tx.query<SearchRow>(hybridSearchSql(q.fusion, space), [
       q.tenantId,
       toVectorText(q.embedding),
       q.queryText,
       q.candidates,
       q.topK,
+      q.bm25.k1,
+      q.bm25.b,
+      fusionParam,
+      q.onePerDocument ?? false,
     ]);
     return res.rows.map(toSearchHit);
   });
@@ -609,10 +851,10 @@ function toSearchHit(row: SearchRow): SearchHit {
   };
 }
 
-/** Exact cosine kNN over a tenant's live chunks (no index), the ground truth for measuring HNSW recall. */
+/** Exact cosine kNN over a tenant's live chunks of one model (no index), the ground truth for HNSW recall. */
 export async function exactVectorSearch(
   sql: SqlClient,
-  q: { tenantId: string; embedding: number[]; topK: number },
+  q: { tenantId: string; embedding: number[]; embeddingModel: string; topK: number },
 ): Promise<string[]> {
   return sql.transaction(async (tx) => {
     await tx.query(`select set_config('enable_indexscan', 'off', true) as enable_indexscan`);
@@ -620,10 +862,10 @@ export async function exactVectorSearch(
       `select c.chunk_id
        from chunks c
        join documents d on d.document_key = c.document_key and d.live_version = c.version
-       where c.tenant_id = $1
+       where c.tenant_id = $1 and c.embedding_model = $4 and c.embedding_dimensions = $5
        order by c.embedding <=> $2::vector, c.chunk_id
        limit $3`,
-      [q.tenantId, toVectorText(q.embedding), q.topK],
+      [q.tenantId, toVectorText(q.embedding), q.topK, q.embeddingModel, q.embedding.length],
     );
     return res.rows.map((r) => r.chunk_id);
   });

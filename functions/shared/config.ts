@@ -8,15 +8,24 @@ import { ConfigurationError } from './errors.js';
  * documented defaults (README, "Configuration"); resource names have none: see requireResourceNames.
  */
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const nonNegative = (fallback: number) => z.coerce.number().min(0).default(fallback);
+
+/** The offline embedders' model ids (recorded on every chunk: vectors of different models are never compared). */
+export const USE_LITE_MODEL_ID = 'energetic-ai/universal-sentence-encoder-lite@0.2.0';
+export const USE_LITE_DIMENSIONS = 512;
+export const HASHED_MODEL_ID = 'offline/hashed-bow-v1';
 
 const Env = z.object({
   MODEL_PROVIDER: z.enum(['offline', 'bedrock']).default('offline'),
+  // Which embedder: Titan on Bedrock, the Universal Sentence Encoder lite (local, the offline default) or the
+  // hashed bag of words (fast, for unit tests). Default: bedrock with MODEL_PROVIDER=bedrock, else use-lite.
+  EMBEDDER: z.enum(['bedrock', 'use-lite', 'hashed']).optional(),
   EMBEDDING_MODEL_ID: z.string().min(1).default('amazon.titan-embed-text-v2:0'),
   EMBEDDING_DIMENSIONS: z.coerce
     .number()
     .int()
     .refine((n) => [256, 512, 1024].includes(n), 'Titan Text Embeddings V2 supports 256, 512 or 1024 dimensions')
-    .default(1024),
+    .optional(),
   ANSWER_MAX_TOKENS: positiveInt(512),
   MAX_DOCUMENT_BYTES: positiveInt(10 * 1024 * 1024),
   CHUNK_MAX_TOKENS: positiveInt(350),
@@ -24,9 +33,14 @@ const Env = z.object({
   EMBED_BATCH_SIZE: positiveInt(32),
   EMBED_CONCURRENCY: positiveInt(4),
   SEARCH_DEFAULT_TOP_K: positiveInt(5),
-  SEARCH_MAX_TOP_K: positiveInt(20),
+  SEARCH_MAX_TOP_K: positiveInt(100),
   SEARCH_CANDIDATES: positiveInt(40),
   HNSW_EF_SEARCH: positiveInt(80),
+  SEARCH_FUSION: z.enum(['rrf', 'weighted']).default('weighted'),
+  SEARCH_RRF_K: positiveInt(60),
+  SEARCH_VECTOR_WEIGHT: z.coerce.number().min(0).max(1).default(0.3),
+  BM25_K1: nonNegative(0.9),
+  BM25_B: z.coerce.number().min(0).max(1).default(0.4),
   ROUTER_STRATEGY: z.enum(['heuristic', 'judge', 'cascade', 'learned']).default('cascade'),
   /** A Bedrock guardrail (id or ARN) screening free-text facts; empty or unset: none. */
   GUARDRAIL_ID: z
@@ -41,13 +55,20 @@ const Env = z.object({
 
 export type AppConfig = Readonly<{
   modelProvider: 'offline' | 'bedrock';
-  embedding: { modelId: string; dimensions: number };
+  embedding: { provider: 'bedrock' | 'use-lite' | 'hashed'; modelId: string; dimensions: number };
   answerMaxTokens: number;
   maxDocumentBytes: number;
   chunking: { maxTokens: number; overlapTokens: number };
   embedBatchSize: number;
   embedConcurrency: number;
-  search: { defaultTopK: number; maxTopK: number; candidates: number; efSearch: number };
+  search: {
+    defaultTopK: number;
+    maxTopK: number;
+    candidates: number;
+    efSearch: number;
+    fusion: { method: 'rrf'; k: number } | { method: 'weighted'; vectorWeight: number };
+    bm25: { k1: number; b: number };
+  };
   router: { strategy: 'heuristic' | 'judge' | 'cascade' | 'learned' };
   /** The Bedrock guardrail free-text facts are screened with, when one is configured. */
   guardrail?: { id: string; version: string };
@@ -66,7 +87,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): AppConfig {
   }
   return Object.freeze({
     modelProvider: e.MODEL_PROVIDER,
-    embedding: { modelId: e.EMBEDDING_MODEL_ID, dimensions: e.EMBEDDING_DIMENSIONS },
+    embedding: embeddingConfig(e),
     answerMaxTokens: e.ANSWER_MAX_TOKENS,
     maxDocumentBytes: e.MAX_DOCUMENT_BYTES,
     chunking: { maxTokens: e.CHUNK_MAX_TOKENS, overlapTokens: e.CHUNK_OVERLAP_TOKENS },
@@ -77,10 +98,29 @@ export function parseConfig(env: NodeJS.ProcessEnv): AppConfig {
       maxTopK: e.SEARCH_MAX_TOP_K,
       candidates: e.SEARCH_CANDIDATES,
       efSearch: e.HNSW_EF_SEARCH,
+      fusion:
+        e.SEARCH_FUSION === 'rrf'
+          ? ({ method: 'rrf', k: e.SEARCH_RRF_K } as const)
+          : ({ method: 'weighted', vectorWeight: e.SEARCH_VECTOR_WEIGHT } as const),
+      bm25: { k1: e.BM25_K1, b: e.BM25_B },
     },
     router: { strategy: e.ROUTER_STRATEGY },
     ...(e.GUARDRAIL_ID ? { guardrail: { id: e.GUARDRAIL_ID, version: e.GUARDRAIL_VERSION } } : {}),
   });
+}
+
+function embeddingConfig(e: z.infer<typeof Env>): AppConfig['embedding'] {
+  const provider = e.EMBEDDER ?? (e.MODEL_PROVIDER === 'bedrock' ? 'bedrock' : 'use-lite');
+  if (provider === 'use-lite') {
+    if (e.EMBEDDING_DIMENSIONS !== undefined && e.EMBEDDING_DIMENSIONS !== USE_LITE_DIMENSIONS) {
+      throw new ConfigurationError(
+        `Invalid configuration: EMBEDDER=use-lite makes ${USE_LITE_DIMENSIONS}-dimension vectors, not EMBEDDING_DIMENSIONS=${e.EMBEDDING_DIMENSIONS}`,
+      );
+    }
+    return { provider, modelId: USE_LITE_MODEL_ID, dimensions: USE_LITE_DIMENSIONS };
+  }
+  const dimensions = e.EMBEDDING_DIMENSIONS ?? 1024;
+  return { provider, modelId: provider === 'bedrock' ? e.EMBEDDING_MODEL_ID : HASHED_MODEL_ID, dimensions };
 }
 
 let cached: AppConfig | undefined;

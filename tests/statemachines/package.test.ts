@@ -28,6 +28,7 @@ const functionKeys = [...project.functions.keys()];
 const MACHINES = [
   { id: 'ingest-and-index', logicalId: 'IngestAndIndexStateMachine', type: 'STANDARD' },
   { id: 'answer-question', logicalId: 'AnswerQuestionStateMachine', type: 'EXPRESS' },
+  { id: 'search', logicalId: 'SearchStateMachine', type: 'EXPRESS' },
   { id: 'extract-memory', logicalId: 'ExtractMemoryStateMachine', type: 'EXPRESS' },
   { id: 'route-with-cascade', logicalId: 'RouteWithCascadeStateMachine', type: 'EXPRESS' },
   { id: 'pregenerate-on-login', logicalId: 'PregenerateOnLoginStateMachine', type: 'EXPRESS' },
@@ -512,9 +513,27 @@ describe('sls package', () => {
     const arnOf = (name: unknown) => ({
       'Fn::Sub': `arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:stateMachine:${name}`,
     });
+    const searchName = resource('SearchStateMachine').Properties?.StateMachineName;
     expect(startSync).toEqual([
-      { Effect: 'Allow', Action: ['states:StartSyncExecution'], Resource: [arnOf(machineName), arnOf(routerName)] },
+      {
+        Effect: 'Allow',
+        Action: ['states:StartSyncExecution'],
+        Resource: [arnOf(machineName), arnOf(searchName), arnOf(routerName)],
+      },
     ]);
+  });
+
+  it('routes POST /v1/search to the search function, which starts the search machine', () => {
+    const [, route] =
+      ofType('AWS::ApiGatewayV2::Route').find(([, r]) => r.Properties?.RouteKey === 'POST /v1/search') ?? [];
+    const integrationId = [...referencedIds(route?.Properties?.Target)][0] as string;
+
+    expect(resource(integrationId).Properties?.IntegrationUri).toEqual({
+      'Fn::GetAtt': ['SearchLambdaFunction', 'Arn'],
+    });
+    expect(
+      (propertiesOf('SearchLambdaFunction').Environment as { Variables: Node }).Variables.SEARCH_STATE_MACHINE_ARN,
+    ).toEqual({ 'Fn::GetAtt': ['SearchStateMachine', 'Arn'] });
   });
 
   it('puts every /v1 route behind the bearer-token authorizer, run on every request (no cached verdict outlives exp)', () => {
@@ -532,6 +551,7 @@ describe('sls package', () => {
       'POST /v1/chat',
       'POST /v1/feedback',
       'POST /v1/generate',
+      'POST /v1/search',
     ]);
     for (const [, route] of routes) {
       expect(route.Properties?.AuthorizationType).toBe('CUSTOM');

@@ -1,12 +1,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Bm25Index } from '../../bench/retrieval/bm25.js';
 import {
   BULK_BASE_SEQUENCER,
   beginBulkIngest,
   beginIngest,
   compareSequencers,
   countTenantDocuments,
+  createModelIndexSql,
   deleteDocument,
   discardVersion,
   exactVectorSearch,
@@ -14,17 +16,27 @@ import {
   type IndexedChunk,
   indexChunks,
   migrate,
+  modelIndexName,
   publishVersion,
   recordBulkFailure,
   recordFailure,
   type SearchHit,
   searchChunks,
+  textCandidatesSql,
 } from '../../functions/rag/chunk-index.js';
 import { ConfigurationError, DocumentSupersededError, IncompleteVersionError } from '../../functions/shared/errors.js';
 import type { SqlClient } from '../../functions/shared/ports.js';
 import { createPgliteSql } from '../../local/pglite-sql.js';
 
 const DIMS = 8;
+const MODEL = 'test/axes-v1';
+const SPACE = { modelId: MODEL, dimensions: DIMS };
+const HNSW_INDEX = modelIndexName(SPACE);
+const SEARCH_SETTINGS = {
+  embeddingModel: MODEL,
+  fusion: { method: 'rrf', k: 60 },
+  bm25: { k1: 0.9, b: 0.4 },
+} as const;
 
 function unit(axis: number): number[] {
   return Array.from({ length: DIMS }, (_, i) => (i === axis ? 1 : 0));
@@ -51,6 +63,7 @@ function chunk(
     content,
     tokenCount: content.split(' ').length,
     embedding,
+    embeddingModel: MODEL,
     metadata: { ordinal },
   };
 }
@@ -71,7 +84,7 @@ async function ingest(sql: SqlClient, doc: Doc, chunks: IndexedChunk[]): Promise
 }
 
 function search(sql: SqlClient, tenantId: string, embedding: number[], queryText: string, candidates = 10) {
-  return searchChunks(sql, { tenantId, embedding, queryText, topK: 10, candidates, efSearch: 40 });
+  return searchChunks(sql, { ...SEARCH_SETTINGS, tenantId, embedding, queryText, topK: 10, candidates, efSearch: 40 });
 }
 
 function versionsOf(hits: SearchHit[]): Set<string> {
@@ -99,7 +112,7 @@ let firstMigration: { applied: string[] };
 
 beforeAll(async () => {
   sql = await createPgliteSql();
-  firstMigration = await migrate(sql, { dimensions: DIMS });
+  firstMigration = await migrate(sql, SPACE);
 });
 
 afterAll(async () => {
@@ -108,7 +121,7 @@ afterAll(async () => {
 
 describe('migrate', () => {
   it('applies every migration once; a second run applies nothing', async () => {
-    const second = await migrate(sql, { dimensions: DIMS });
+    const second = await migrate(sql, SPACE);
 
     expect(firstMigration.applied).toEqual(expect.arrayContaining(['0001_vector_extension', '0003_chunks']));
     expect(firstMigration.applied.length).toBeGreaterThanOrEqual(7);
@@ -125,16 +138,31 @@ describe('migrate', () => {
     expect(rows[0]?.storage).toBe('p');
   });
 
-  it('refuses an embedding dimension that differs from the existing table', async () => {
-    await expect(migrate(sql, { dimensions: 16 })).rejects.toBeInstanceOf(ConfigurationError);
-    await expect(migrate(sql, { dimensions: 0 })).rejects.toBeInstanceOf(ConfigurationError);
+  it('refuses an invalid embedding space, and adds an index for a new model instead of failing', async () => {
+    await expect(migrate(sql, { modelId: MODEL, dimensions: 0 })).rejects.toBeInstanceOf(ConfigurationError);
+    await expect(migrate(sql, { modelId: "x'; drop table chunks; --", dimensions: 8 })).rejects.toBeInstanceOf(
+      ConfigurationError,
+    );
+
+    const other = await migrate(sql, { modelId: 'test/other-v1', dimensions: 16 });
+
+    expect(other.applied).toEqual([]);
+    const { rows } = await sql.query<{ indexdef: string }>(
+      `select indexdef from pg_indexes where tablename = 'chunks' and indexname = $1`,
+      [modelIndexName({ modelId: 'test/other-v1', dimensions: 16 })],
+    );
+    expect(rows[0]?.indexdef).toMatch(
+      /\(\(embedding\)::vector\(16\)\) vector_cosine_ops\).*WHERE \(\(embedding_model = 'test\/other-v1'::text\) AND \(embedding_dimensions = 16\)\)/,
+    );
   });
 
   it('creates the HNSW, GIN and btree indexes', async () => {
     const res = await sql.query<{ indexdef: string }>(`select indexdef from pg_indexes where tablename = 'chunks'`);
 
     const defs = res.rows.map((r) => r.indexdef).join('\n');
-    expect(defs).toMatch(/USING hnsw \(embedding vector_cosine_ops\) WITH \(m='16', ef_construction='64'\)/);
+    expect(defs).toMatch(
+      /USING hnsw \(\(\(embedding\)::vector\(8\)\) vector_cosine_ops\) WITH \(m='16', ef_construction='64'\) WHERE \(\(embedding_model = 'test\/axes-v1'::text\) AND \(embedding_dimensions = 8\)\)/,
+    );
     expect(defs).toMatch(/USING gin \(tsv\)/);
     expect(defs).toMatch(/btree \(tenant_id\)/);
     expect(defs).toMatch(/btree \(document_key, version\)/);
@@ -520,7 +548,7 @@ describe('searchChunks', () => {
 
   it("never returns another tenant's chunks, even when they are closer", async () => {
     const hits = await search(sql, 't-a', unit(0), 'alpha release');
-    const exact = await exactVectorSearch(sql, { tenantId: 't-a', embedding: unit(0), topK: 5 });
+    const exact = await exactVectorSearch(sql, { tenantId: 't-a', embedding: unit(0), embeddingModel: MODEL, topK: 5 });
 
     expect(hits.map((h) => h.documentKey)).toEqual([a.documentKey]);
     expect(exact).toEqual([`${a.documentKey}@v1#0`]);
@@ -541,6 +569,7 @@ describe('searchChunks', () => {
 
   it('returns at most topK hits', async () => {
     const hits = await searchChunks(sql, {
+      ...SEARCH_SETTINGS,
       tenantId: 't-fusion',
       embedding: unit(0),
       queryText: 'quantum',
@@ -581,6 +610,7 @@ describe('searchChunks', () => {
       );
     }
     const query = {
+      ...SEARCH_SETTINGS,
       tenantId: 't-hnsw-3',
       embedding: unit(0),
       queryText: 'zebra',
@@ -601,7 +631,8 @@ describe('searchChunks', () => {
           `select set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)`,
         );
         const explained = await tx.query<{ 'QUERY PLAN': string }>(
-          `explain select chunk_id from chunks where tenant_id = $1 order by embedding <=> $2::vector limit 20`,
+          `explain select chunk_id from chunks where tenant_id = $1 and embedding_model = '${MODEL}' and embedding_dimensions = ${DIMS}
+           order by embedding::vector(${DIMS}) <=> $2::vector(${DIMS}) limit 20`,
           [query.tenantId, `[${query.embedding.join(',')}]`],
         );
         plan = explained.rows.map((r) => r['QUERY PLAN']).join('\n');
@@ -616,7 +647,7 @@ describe('searchChunks', () => {
         if (!(err instanceof RollBack)) throw err;
       });
 
-    expect(plan).toContain('chunks_embedding_hnsw');
+    expect(plan).toContain(HNSW_INDEX);
     expect(setAfterSearch).toEqual({ ef: '10', scan: 'relaxed_order' });
     expect(hits).toHaveLength(20);
     expect(new Set(hits.map((h) => h.documentKey))).toEqual(new Set(['hnsw/3.md']));
@@ -630,7 +661,7 @@ describe('searchChunks', () => {
     };
     const hnswScans = async (tx: SqlClient) => {
       const res = await tx.query<{ n: number }>(
-        `select pg_stat_get_xact_numscans('chunks_embedding_hnsw'::regclass)::int as n`,
+        `select pg_stat_get_xact_numscans('${HNSW_INDEX}'::regclass)::int as n`,
       );
       return Number(res.rows[0]?.n);
     };
@@ -641,7 +672,7 @@ describe('searchChunks', () => {
         // 40 documents of 100 chunks, each document with its own version as in production: a join on
         // (document_key, version) made the planner expect 100 live chunks here and sort them all instead.
         // The index is rebuilt after the load (faster than 4,000 inserts into the graph); all is rolled back.
-        await tx.query('drop index chunks_embedding_hnsw');
+        await tx.query(`drop index ${HNSW_INDEX}`);
         for (let d = 0; d < 40; d++) {
           const doc: Doc = {
             documentKey: `big/${d}.md`,
@@ -657,14 +688,13 @@ describe('searchChunks', () => {
             vectors.map((v, i) => chunk(doc, i, `filler ${i}`, v)),
           );
         }
-        await tx.query(
-          `create index chunks_embedding_hnsw on chunks using hnsw (embedding vector_cosine_ops) with (m = 16, ef_construction = 64)`,
-        );
+        await tx.query(createModelIndexSql(SPACE));
         await tx.query('analyze chunks');
         await tx.query('analyze documents');
         for (const tenantId of ['t-big', 't-fusion']) {
           const before = await hnswScans(tx);
           await searchChunks(tx, {
+            ...SEARCH_SETTINGS,
             tenantId,
             embedding: unit(0),
             queryText: 'zebra',
@@ -688,9 +718,87 @@ describe('searchChunks', () => {
   });
 
   it('orders exact kNN results by cosine distance', async () => {
-    const ids = await exactVectorSearch(sql, { tenantId: 't-fusion', embedding: unit(0), topK: 3 });
+    const ids = await exactVectorSearch(sql, {
+      tenantId: 't-fusion',
+      embedding: unit(0),
+      embeddingModel: MODEL,
+      topK: 3,
+    });
 
     expect(ids).toEqual([`${f.documentKey}@v1#0`, `${f.documentKey}@v1#1`, `${f.documentKey}@v1#2`]);
+  });
+});
+
+describe('BM25 lexical branch', () => {
+  const doc = (name: string, version = 'v1', sequencer = '01'): Doc => ({
+    documentKey: `bm25/${name}.md`,
+    tenantId: 't-bm25',
+    version,
+    sequencer,
+    contentHash: `${name}-${version}`,
+  });
+  const textScores = async (query: string) => {
+    const { rows } = await sql.query<{ chunk_id: string; text_score: number }>(
+      textCandidatesSql('$4').replace(/\$6/g, '$2').replace(/\$7/g, '$5'),
+      ['t-bm25', 0.9, query, 10, 0.4],
+    );
+    return rows.map((r) => [r.chunk_id, Number(r.text_score)] as const);
+  };
+  const recount = async () => {
+    const terms = await sql.query<{ lexeme: string; df: number }>(
+      `select lexeme, df from tenant_terms where tenant_id = 't-bm25' and df <> 0 order by lexeme`,
+    );
+    const live = await sql.query<{ lexeme: string; df: number }>(
+      `select u.lexeme, count(*)::int as df from chunks c
+       join documents d on d.document_key = c.document_key and d.live_version = c.version
+       cross join unnest(c.tsv) u where c.tenant_id = 't-bm25' group by u.lexeme order by u.lexeme`,
+    );
+    const stats = await sql.query<{ chunk_count: number; total_length: number }>(
+      `select chunk_count, total_length::int as total_length from tenant_stats where tenant_id = 't-bm25'`,
+    );
+    return { terms: terms.rows, live: live.rows, stats: stats.rows[0] };
+  };
+
+  beforeAll(async () => {
+    await ingest(sql, doc('d1'), [chunk(doc('d1'), 0, 'wing wing flutter', unit(0))]);
+    await ingest(sql, doc('d2'), [chunk(doc('d2'), 0, 'wing lift', unit(1))]);
+    await ingest(sql, doc('d3'), [chunk(doc('d3'), 0, 'lift drag', unit(2))]);
+  });
+
+  it('scores any-term matches with BM25 from the tenant statistics, as the in-memory baseline does', async () => {
+    const scores = await textScores('wing flutter');
+
+    const baseline = new Bm25Index({ k1: 0.9, b: 0.4, stem: true });
+    baseline.add('bm25/d1.md@v1#0', 'wing wing flutter');
+    baseline.add('bm25/d2.md@v1#0', 'wing lift');
+    baseline.add('bm25/d3.md@v1#0', 'lift drag');
+    const expected = baseline.search('wing flutter');
+    expect(scores.map(([id]) => id)).toEqual(expected.map(([id]) => id));
+    for (const [i, [, score]] of scores.entries()) expect(score).toBeCloseTo(expected[i]?.[1] ?? Number.NaN, 9);
+  });
+
+  it('keeps the statistics equal to a recount of live chunks across a replaced version and a deletion', async () => {
+    const v2 = doc('d2', 'v2', '02');
+    await ingest(sql, v2, [chunk(v2, 0, 'rudder flutter', unit(1)), chunk(v2, 1, 'rudder rudder trim', unit(3))]);
+    await deleteDocument(sql, { documentKey: 'bm25/d3.md', tenantId: 't-bm25', sequencer: '05' });
+
+    const { terms, live, stats } = await recount();
+
+    expect(terms).toEqual(live);
+    expect(terms.map((t) => t.lexeme)).toEqual(['flutter', 'rudder', 'trim', 'wing']);
+    expect(stats).toEqual({ chunk_count: 3, total_length: 3 + 2 + 3 });
+  });
+
+  it('finds nothing for a query of stopwords only, and nothing for a tenant without statistics', async () => {
+    await expect(textScores('the and of')).resolves.toEqual([]);
+    const other = await sql.query(textCandidatesSql('$4').replace(/\$6/g, '$2').replace(/\$7/g, '$5'), [
+      't-none',
+      0.9,
+      'wing',
+      10,
+      0.4,
+    ]);
+    expect(other.rows).toEqual([]);
   });
 });
 
@@ -785,11 +893,11 @@ describe('PGlite SqlClient', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'pglite-sql-'));
     try {
       const first = await createPgliteSql({ dataDir });
-      await migrate(first, { dimensions: DIMS });
+      await migrate(first, SPACE);
       await first.close();
 
       const second = await createPgliteSql({ dataDir });
-      const again = await migrate(second, { dimensions: DIMS });
+      const again = await migrate(second, SPACE);
       await second.close();
 
       expect(again.applied).toEqual([]);

@@ -16,8 +16,10 @@ const base = {
   ResourceType: 'Custom::DatabaseMigrations',
 };
 
+const MODEL_ID = 'amazon.titan-embed-text-v2:0';
+
 function createEvent(
-  properties: Record<string, string> = { EmbeddingDimensions: '256' },
+  properties: Record<string, string> = { EmbeddingModelId: MODEL_ID, EmbeddingDimensions: '256' },
 ): CloudFormationCustomResourceEvent {
   return { ...base, RequestType: 'Create', ResourceProperties: { ServiceToken: base.ServiceToken, ...properties } };
 }
@@ -27,8 +29,12 @@ function updateEvent(dimensions = '256'): CloudFormationCustomResourceEvent {
     ...base,
     RequestType: 'Update',
     PhysicalResourceId: 'database-migrations',
-    ResourceProperties: { ServiceToken: base.ServiceToken, EmbeddingDimensions: dimensions },
-    OldResourceProperties: { ServiceToken: base.ServiceToken, EmbeddingDimensions: dimensions },
+    ResourceProperties: {
+      ServiceToken: base.ServiceToken,
+      EmbeddingModelId: MODEL_ID,
+      EmbeddingDimensions: dimensions,
+    },
+    OldResourceProperties: { ServiceToken: base.ServiceToken, EmbeddingModelId: MODEL_ID, EmbeddingDimensions: '256' },
   };
 }
 
@@ -90,10 +96,12 @@ describe('runMigrations on PGlite', () => {
     expect(applied).toContain('0003_chunks');
     const recorded = await sql.query<{ id: string }>('select id from schema_migrations order by id');
     expect(recorded.rows.map((r) => r.id)).toEqual(applied);
-    const dims = await sql.query<{ dims: number }>(
-      `select atttypmod as dims from pg_attribute where attrelid = 'chunks'::regclass and attname = 'embedding'`,
+    const indexes = await sql.query<{ indexdef: string }>(
+      `select indexdef from pg_indexes where tablename = 'chunks' and indexdef like '%hnsw%'`,
     );
-    expect(dims.rows[0]?.dims).toBe(256);
+    expect(indexes.rows.map((r) => r.indexdef)).toEqual([
+      expect.stringMatching(/::vector\(256\)\) vector_cosine_ops.*embedding_model = 'amazon\.titan-embed-text-v2:0'/),
+    ]);
   });
 
   it('on Update after Create applies nothing new and still answers SUCCESS', async () => {
@@ -107,15 +115,20 @@ describe('runMigrations on PGlite', () => {
     expect(sent).toHaveLength(2);
   });
 
-  it('answers FAILED with the reason when the existing table has another embedding dimension', async () => {
-    const { sent, respond } = recordingRespond();
+  it('adds an index for a new embedding dimension instead of failing: vectors of both stay apart', async () => {
+    const { respond } = recordingRespond();
     await runMigrations(createEvent(), { sql, respond });
 
     const response = await runMigrations(updateEvent('1024'), { sql, respond });
 
-    expect(response.Status).toBe('FAILED');
-    expect(response.Reason).toMatch(/^ConfigurationError: .*256.*1024/);
-    expect(sent[1]).toEqual({ url: RESPONSE_URL, body: response });
+    expect(response.Status).toBe('SUCCESS');
+    const indexes = await sql.query<{ indexdef: string }>(
+      `select indexdef from pg_indexes where tablename = 'chunks' and indexdef like '%hnsw%' order by indexdef`,
+    );
+    expect(indexes.rows.map((r) => r.indexdef.match(/vector\((\d+)\)\) vector_cosine_ops/)?.[1])).toEqual([
+      '1024',
+      '256',
+    ]);
   });
 });
 

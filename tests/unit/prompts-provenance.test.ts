@@ -52,7 +52,7 @@ describe('prompt provenance', () => {
         return { executionId: 'x', status: 'SUCCEEDED', output };
       },
     };
-    const hits = [{ chunkId: 'a@v-1#00000', documentKey: 'a', heading: null, content: 'Text.', score: 1 }];
+    const hits = [{ chunkId: 'a@v-1#00000', documentKey: 'a', text: 'Text.', score: 1 }];
 
     const answer = await generateAnswer({ question: 'Q?', hits, tenantId: 't', userId: 'u', requestId: 'r' }, {
       config,

@@ -214,6 +214,135 @@ describe('the local HTTP API', () => {
     expect(res.body.error).toBe('InputValidationError');
   });
 
+  it('POST /v1/search returns ranked chunks of the caller tenant only, best first, without generating', async () => {
+    await upload('tenants/t1/tide-pools.md', MARKDOWN);
+    await upload('tenants/t2/pools.md', '# Tide pools\n\nTide pools of tenant two hold hermit crabs too.\n');
+
+    const res = await call<{
+      results: { documentKey: string; chunkId: string; score: number; text: string; heading?: string }[];
+      usage: { inputTokens: number; costUsd: number };
+    }>(
+      'POST',
+      '/v1/search',
+      JSON.stringify({ query: 'hermit crabs in tide pools', topK: 5 }),
+      'application/json',
+      t1Auth,
+    );
+
+    expect(res.status).toBe(200);
+    expect(res.body.results.length).toBeGreaterThan(0);
+    expect(res.body.results.every((r) => r.documentKey.startsWith('tenants/t1/'))).toBe(true);
+    expect(res.body.results[0]?.text).toMatch(/hermit crabs/);
+    // (other tests upload the same text under other t1 keys: any of them may rank first)
+    expect(res.body.results[0]).toEqual({
+      documentKey: expect.stringMatching(/^tenants\/t1\//),
+      chunkId: expect.stringContaining(`${res.body.results[0]?.documentKey}@v-`),
+      score: expect.any(Number),
+      text: expect.any(String),
+      heading: expect.any(String),
+    });
+    const scores = res.body.results.map((r) => r.score);
+    expect(scores).toEqual([...scores].sort((a, b) => b - a));
+    expect(res.body.usage.inputTokens).toBeGreaterThan(0);
+    expect(res.body.usage.costUsd).toBe(0);
+  });
+
+  it('POST /v1/search keeps one chunk per document when asked', async () => {
+    await upload('tenants/t1/tide-pools.md', MARKDOWN);
+
+    const all = await call<{ results: { documentKey: string }[] }>(
+      'POST',
+      '/v1/search',
+      JSON.stringify({ query: 'tide pools low tide', topK: 10 }),
+      'application/json',
+      t1Auth,
+    );
+    const one = await call<{ results: { documentKey: string }[] }>(
+      'POST',
+      '/v1/search',
+      JSON.stringify({ query: 'tide pools low tide', topK: 10, onePerDocument: true }),
+      'application/json',
+      t1Auth,
+    );
+
+    const keys = one.body.results.map((r) => r.documentKey);
+    expect(all.body.results.length).toBeGreaterThan(keys.length);
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it('POST /v1/search for a tenant with no documents answers 200 with no results', async () => {
+    const auth = {
+      authorization: `Bearer ${await mintToken({ sub: 'u-9', tenant: 'nobody' }, authSettingsFromEnv())}`,
+    };
+
+    const res = await call<{ results: unknown[] }>(
+      'POST',
+      '/v1/search',
+      JSON.stringify({ query: 'tide' }),
+      'application/json',
+      auth,
+    );
+
+    expect(res.status).toBe(200);
+    expect(res.body.results).toEqual([]);
+  });
+
+  it.each([
+    ['an empty query', { query: '' }],
+    ['a blank query', { query: '  \n\t ' }],
+    ['a query over 2000 characters', { query: 'tide '.repeat(401) }],
+    ['topK 0', { query: 'tide', topK: 0 }],
+    ['topK 101', { query: 'tide', topK: 101 }],
+    ['a fractional topK', { query: 'tide', topK: 2.5 }],
+    ['a NUL byte in the query', { query: 'tide\u0000pools' }],
+  ])('POST /v1/search with %s answers 400 InputValidationError', async (_label, body) => {
+    const res = await call('POST', '/v1/search', JSON.stringify(body), 'application/json', t1Auth);
+
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('InputValidationError');
+  });
+
+  it('POST /v1/ask with a NUL byte in the question answers 400, not a database error', async () => {
+    const res = await call(
+      'POST',
+      '/v1/ask',
+      JSON.stringify({ question: 'tide\u0000pools' }),
+      'application/json',
+      t1Auth,
+    );
+
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('InputValidationError');
+    expect(res.body.message).toMatch(/NUL/);
+  });
+
+  it('POST /v1/ask lists the ranked chunks it gave the model as sources beside the citations', async () => {
+    await upload('tenants/t1/tide-pools.md', MARKDOWN);
+
+    const res = await call<{
+      sources: { chunkId: string; score: number; text: string }[];
+      citations: { chunkId: string }[];
+    }>(
+      'POST',
+      '/v1/ask',
+      JSON.stringify({ question: 'What lives in tide pools?', topK: 3 }),
+      'application/json',
+      t1Auth,
+    );
+
+    expect(res.status).toBe(200);
+    expect(res.body.sources.length).toBeGreaterThan(0);
+    expect(res.body.sources.length).toBeLessThanOrEqual(3);
+    const sourceIds = res.body.sources.map((s) => s.chunkId);
+    for (const c of res.body.citations) expect(sourceIds).toContain(c.chunkId);
+  });
+
+  it('POST /v1/search without an Authorization header answers 401', async () => {
+    const res = await call('POST', '/v1/search', JSON.stringify({ query: 'tide' }));
+
+    expect(res.status).toBe(401);
+  });
+
   it('GET /documents/... for a key never ingested answers 404', async () => {
     const res = await call('GET', '/documents/unknown');
 

@@ -97,6 +97,7 @@ describe('RAG end to end: ingest-and-index and answer-question on the local runt
     expect(out).toEqual({
       answer: 'I could not find the answer in the provided documents.',
       citations: [],
+      sources: [],
       model: 'none',
     });
   });

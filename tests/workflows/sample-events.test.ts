@@ -28,6 +28,7 @@ const read = (machine: string, file: string) =>
 const INPUT_SCHEMAS: Record<string, { parse(input: unknown): unknown }> = {
   'answer-question': AskInput,
   'bulk-ingest': BulkIngestInput,
+  search: AskInput,
   'route-with-cascade': RouteInput,
 };
 

@@ -3,19 +3,24 @@ import { renderPrompt } from '../../prompts/registry.js';
 import type { GenerateResponse } from '../../router/route-with-cascade/schemas.js';
 import { recordEmbeddingUsage } from '../../router/usage.js';
 import type { Ports } from '../../shared/runtime.js';
+import { countTokens } from '../../shared/tokens.js';
 import * as index from '../chunk-index.js';
-import type { Answer, AskInput, EmbedQueryInput, GenerateInput, Hit } from './schemas.js';
+import type { Answer, EmbedQueryInput, GenerateInput, Hit, SearchInput } from './schemas.js';
 
 type Deps = Pick<Ports, 'config' | 'sql' | 'embedder' | 'workflows'>;
 
+/** USD per token of Titan Text Embeddings V2 (REFERENCE.md: $0.02 per 1M input tokens); the local ones are free. */
+const TITAN_EMBEDDING_USD_PER_TOKEN = 0.02 / 1_000_000;
+
 /**
- * EmbedQuery: the question as a vector, with the same embedder that indexed the documents, billed to the tenant
- * (once per execution when the machine passes its name as requestId).
+ * EmbedQuery: the question as a vector, with the same embedder that indexed the documents; `model` names it, so
+ * SearchChunks compares the vector with that model's vectors only. Billed to the tenant's ledger (once per execution
+ * when the machine passes its name as requestId); `usage` is the query's size in tokens and its cost.
  */
 export async function embedQuery(
   input: EmbedQueryInput,
   deps: Deps & Pick<Ports, 'usage'>,
-): Promise<{ embedding: number[] }> {
+): Promise<{ embedding: number[]; model: string; usage: { inputTokens: number; costUsd: number } }> {
   const [embedding] = await deps.embedder.embed([input.question]);
   await recordEmbeddingUsage(
     {
@@ -27,18 +32,28 @@ export async function embedQuery(
     },
     deps,
   );
-  return { embedding: embedding ?? [] };
+  const inputTokens = countTokens(input.question);
+  const costUsd = deps.config.embedding.provider === 'bedrock' ? inputTokens * TITAN_EMBEDDING_USD_PER_TOKEN : 0;
+  return { embedding: embedding ?? [], model: deps.embedder.modelId, usage: { inputTokens, costUsd } };
 }
 
-/** SearchChunks: hybrid (vector + full-text, fused) retrieval limited to the tenant's live documents. */
-export async function searchChunks(input: AskInput & { embedding: number[] }, deps: Deps): Promise<{ hits: Hit[] }> {
+/**
+ * SearchChunks: hybrid retrieval (vectors of the query's model + BM25, fused) limited to the tenant's live
+ * documents, best first. Each branch contributes at least topK candidates.
+ */
+export async function searchChunks(input: SearchInput, deps: Deps): Promise<{ hits: Hit[] }> {
+  const s = deps.config.search;
   const hits = await index.searchChunks(deps.sql, {
     tenantId: input.tenantId,
     embedding: input.embedding,
+    embeddingModel: deps.embedder.modelId,
     queryText: input.question,
-    topK: Math.min(input.topK, deps.config.search.maxTopK),
-    candidates: Math.max(deps.config.search.candidates, input.topK),
-    efSearch: deps.config.search.efSearch,
+    topK: Math.min(input.topK, s.maxTopK),
+    candidates: Math.max(s.candidates, input.topK),
+    efSearch: s.efSearch,
+    fusion: s.fusion,
+    bm25: s.bm25,
+    onePerDocument: input.onePerDocument ?? false,
   });
   const pages = await index.pagesOfChunks(
     deps.sql,
@@ -48,11 +63,11 @@ export async function searchChunks(input: AskInput & { embedding: number[] }, de
     hits: hits.map((h) => {
       const page = pages.get(h.chunkId);
       return {
-        chunkId: h.chunkId,
         documentKey: h.documentKey,
-        heading: h.heading,
-        content: h.content,
+        chunkId: h.chunkId,
         score: h.score,
+        text: h.content,
+        ...(h.heading ? { heading: h.heading } : {}),
         ...(page === undefined ? {} : { page }),
       };
     }),
@@ -63,10 +78,10 @@ const escapeText = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '
 const escapeAttribute = (text: string) => escapeText(text).replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** Quotes a chunk as data for the prompt: `<` is escaped so a document can never close or open a block. */
-export function renderPassage(hit: Pick<Hit, 'chunkId' | 'heading' | 'content' | 'page'>): string {
+export function renderPassage(hit: Pick<Hit, 'chunkId' | 'heading' | 'text' | 'page'>): string {
   const section = hit.heading ? ` section="${escapeAttribute(hit.heading)}"` : '';
   const page = hit.page === undefined ? '' : ` page="${hit.page}"`;
-  return `<passage id="${escapeAttribute(hit.chunkId)}"${section}${page}>${escapeText(hit.content)}</passage>`;
+  return `<passage id="${escapeAttribute(hit.chunkId)}"${section}${page}>${escapeText(hit.text)}</passage>`;
 }
 
 /** GenerateAnswer: answers from the retrieved passages through the router's policy, citing the chunks used. */
@@ -101,10 +116,11 @@ export async function generateAnswer(input: GenerateInput, deps: Deps): Promise<
       documentKey: h.documentKey,
       chunkId: h.chunkId,
       score: h.score,
-      text: h.content,
+      text: h.text,
       // Chunks of paged documents (PDF) say which page they quote.
       ...(h.page === undefined ? {} : { page: h.page }),
     })),
+    sources: input.hits,
     model: routed.model,
     servedBy: routed.servedBy,
     tier: routed.tier,

@@ -4,12 +4,15 @@ import { failureOf } from '../../router/generate.js';
 import { TenantMismatchError } from '../../shared/errors.js';
 import type { HttpResponse } from '../../shared/http-handler.js';
 import type { Ports } from '../../shared/runtime.js';
-import { TenantId } from './schemas.js';
+import { queryText, TenantId } from './schemas.js';
+
+/** The most passages an answer is given (each one is prompt tokens); POST /v1/search returns up to 100. */
+export const MAX_ASK_TOP_K = 20;
 
 export const AskRequest = z.object({
-  question: z.string().trim().min(1, 'question is required').max(2000),
+  question: queryText('question'),
   tenantId: TenantId.optional(),
-  topK: z.number().int().min(1).max(20).optional(),
+  topK: z.number().int().min(1).max(MAX_ASK_TOP_K).optional(),
 });
 
 /** POST /v1/ask: answers from the caller's tenant (the token's, never the body's) via answer-question. */

@@ -187,6 +187,7 @@ export function indexRows(
   version: { documentKey: string; version: string; tenantId: string },
   chunks: readonly Chunk[],
   vectors: readonly number[][],
+  embeddingModel: string,
   metadata?: Record<string, unknown>,
 ): index.IndexedChunk[] {
   return chunks.map((c, i) => ({
@@ -199,6 +200,7 @@ export function indexRows(
     content: c.text,
     tokenCount: c.tokenCount,
     embedding: vectors[i] ?? [],
+    embeddingModel,
     ...(metadata || c.page !== undefined ? { metadata: { ...metadata, ...pageOf(c) } } : {}),
   }));
 }
@@ -234,7 +236,7 @@ export async function indexBatch(input: BatchInput, deps: Deps): Promise<{ batch
   const { documentKey, version, tenantId } = input;
   const chunks = await readJson<Chunk[]>(deps, chunkBatchKey(documentKey, version, input.batch.index));
   const vectors = await readJson<number[][]>(deps, embeddingBatchKey(documentKey, version, input.batch.index));
-  const rows = indexRows({ documentKey, version, tenantId }, chunks, vectors, {
+  const rows = indexRows({ documentKey, version, tenantId }, chunks, vectors, deps.embedder.modelId, {
     embeddingModel: deps.embedder.modelId,
   });
   const indexed = await index.indexChunks(deps.sql, rows);

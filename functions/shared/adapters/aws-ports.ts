@@ -1,6 +1,7 @@
 import { createEdgeStore } from '../../edge/edge-store.js';
-import { config, requireResourceNames } from '../config.js';
-import type { Ports } from '../ports.js';
+import { type AppConfig, config, requireResourceNames } from '../config.js';
+import { ConfigurationError } from '../errors.js';
+import type { Embedder, Ports } from '../ports.js';
 import { createBedrockEmbedder } from './bedrock-embedder.js';
 import { createBedrockGuardrail } from './bedrock-guardrail.js';
 import { bedrockTextModel } from './bedrock-text-model.js';
@@ -16,6 +17,15 @@ import { offlineTextModel } from './offline-text-model.js';
 import { createRdsDataSql } from './rds-data-sql.js';
 import { createS3ObjectStore } from './s3-object-store.js';
 import { createSfnWorkflows } from './sfn-workflows.js';
+
+/** Lambda bundles carry Titan (Bedrock) or the hashed embedder; the USE lite weights are for the local runtime. */
+function awsEmbedder(cfg: AppConfig): Embedder {
+  if (cfg.embedding.provider === 'bedrock') {
+    return createBedrockEmbedder({ ...cfg.embedding, concurrency: cfg.embedConcurrency });
+  }
+  if (cfg.embedding.provider === 'hashed') return createOfflineEmbedder(cfg.embedding.dimensions);
+  throw new ConfigurationError('EMBEDDER=use-lite runs on the local runtime only; in AWS use bedrock or hashed');
+}
 
 /**
  * The composition root of a Lambda function in AWS: the kernel's adapters, and the edge capability's writer
@@ -44,9 +54,7 @@ export function createAwsPorts(): Ports {
     documents: createS3ObjectStore(env.DOCUMENTS_BUCKET),
     staging: createS3ObjectStore(env.STAGING_BUCKET),
     sql: createRdsDataSql({ resourceArn: env.DB_CLUSTER_ARN, secretArn: env.DB_SECRET_ARN, database: env.DB_NAME }),
-    embedder: bedrock
-      ? createBedrockEmbedder({ ...cfg.embedding, concurrency: cfg.embedConcurrency })
-      : createOfflineEmbedder(cfg.embedding.dimensions),
+    embedder: awsEmbedder(cfg),
     textModel: bedrock ? bedrockTextModel : offlineTextModel,
     events: createEventBridgePublisher(env.EVENT_BUS_NAME),
     usage: createDynamoUsageLedger({ tableName: env.USAGE_TABLE }),
