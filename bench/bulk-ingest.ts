@@ -9,7 +9,7 @@
  *    versions and duplicates against what the chunker makes of each document.
  *
  * Prints a plain-text report on stdout (progress on stderr).
- * Usage: npx tsx bench/bulk-ingest.ts [--quick]   (npm run bench:bulk-ingest [-- --quick])
+ * Usage: npx tsx bench/bulk-ingest.ts [--quick | --documents=N]   (npm run bench:bulk-ingest [-- --quick])
  */
 import '../local/polyfills.js';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -22,8 +22,9 @@ import { generateDocument } from './generated-corpus.js';
 import { ms, perSecond, progress, table } from './report.js';
 
 const quick = process.argv.includes('--quick');
-const DOCUMENTS = quick ? 1_000 : 10_000;
-const STOPPED_RUN_DOCUMENTS = quick ? 500 : 2_000;
+const countArg = process.argv.find((a) => a.startsWith('--documents='));
+const DOCUMENTS = countArg ? Number(countArg.slice('--documents='.length)) : quick ? 1_000 : 10_000;
+const STOPPED_RUN_DOCUMENTS = quick ? 500 : Math.min(2_000, Math.ceil(DOCUMENTS / 5));
 const SECTIONS_PER_DOCUMENT = 2;
 const config = parseConfig(process.env);
 
@@ -87,6 +88,18 @@ async function audit(stack: LocalStack, prefix: string): Promise<Audit> {
   };
 }
 
+/** Why a run failed: its error, and the first failed ingest-and-index execution's (what failed the batch). */
+function failureOf(stack: LocalStack, record: ExecutionRecord): string[][] {
+  if (record.status === 'SUCCEEDED') return [];
+  const ingest = stack.sfn
+    .list({ stateMachine: 'ingest-and-index', status: 'FAILED' })
+    .map((e) => `${(e.input as { detail?: { object?: { key?: string } } }).detail?.object?.key}: ${e.error}`)[0];
+  return [
+    ['  error', `${record.error}: ${(record.cause ?? '').slice(0, 120)}`],
+    ['  first failed document', ingest ?? '(none kept)'],
+  ];
+}
+
 function run(stack: LocalStack, prefix: string): { executionId: string; done: Promise<ExecutionRecord> } {
   const { record, done } = stack.sfn.start('bulk-ingest', { prefix, toleratedFailurePercentage: 0 });
   return { executionId: record.executionId, done };
@@ -114,6 +127,7 @@ async function main(): Promise<number> {
     const a = await audit(stack, prefix);
     rows.push(
       ['run 1: status', record.status],
+      ...failureOf(stack, record),
       ['documents', String(DOCUMENTS)],
       ['wall time', ms(elapsed)],
       ['documents per second', perSecond(DOCUMENTS, elapsed)],
@@ -152,9 +166,11 @@ async function main(): Promise<number> {
     const lost = STOPPED_RUN_DOCUMENTS - b.live;
     rows.push(
       ['stopped run: status', stoppedRecord.status],
+      ...(stoppedRecord.status === 'ABORTED' ? [] : failureOf(stack, stoppedRecord)),
       ['at the stop: live / pending documents', `${atStop.live} / ${atStop.pending}`],
       ['at the stop: chunks (of live versions)', `${atStop.chunks} (${atStop.liveChunkCount})`],
       ['re-run: status', resumed.status],
+      ...failureOf(stack, resumed),
       ['after: live documents (expected)', `${b.live} (${STOPPED_RUN_DOCUMENTS})`],
       ['after: chunks = live chunk counts (expected)', `${b.chunks} = ${b.liveChunkCount} (${expectedB})`],
       ['after: pending / failed documents', `${b.pending} / ${b.failed}`],
@@ -173,7 +189,7 @@ async function main(): Promise<number> {
       b.duplicateOrdinals === 0;
     rows.push(['nothing lost or duplicated', ok ? 'yes' : 'NO']);
 
-    const mode = quick ? '--quick' : 'full';
+    const mode = countArg ?? (quick ? '--quick' : 'full');
     console.log(`bulk-ingest bench (${mode}): ${DOCUMENTS} + ${STOPPED_RUN_DOCUMENTS} generated documents`);
     console.log(
       `node ${process.version}, ${cpus().length} CPUs, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, load ${loadavg()[0]?.toFixed(1)}; ` +
