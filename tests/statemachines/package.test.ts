@@ -480,6 +480,7 @@ describe('sls package', () => {
       'GET /v1/me/facts',
       'POST /v1/ask',
       'POST /v1/chat',
+      'POST /v1/feedback',
       'POST /v1/generate',
     ]);
     for (const [, route] of routes) {
