@@ -91,6 +91,40 @@ describe('fault paths: every named Retry and Catch of the state machines runs on
     });
   });
 
+  describe('search', () => {
+    const search = () =>
+      stack.sfn.startSync('search', {
+        question: 'When was the Bell Rock Lighthouse first lit?',
+        tenantId: 'default',
+        userId: 'u-faults',
+        topK: 3,
+        onePerDocument: false,
+      });
+
+    it.each(['ModelThrottledError', 'ModelTimeoutError'] as const)(
+      'EmbedQuery retries %s from the embedder and returns the results',
+      async (name) => {
+        faults.fail('embed', MODEL_ERRORS[name]);
+
+        const record = await search();
+
+        expect(faults.raised.get('embed')).toBe(1);
+        expect(record.status).toBe('SUCCEEDED');
+        expect(JSON.stringify(record.output)).toContain('faults/lighthouses.md');
+      },
+    );
+
+    it('SearchChunks retries IndexUnavailableError (Aurora resuming) and returns the results', async () => {
+      faults.fail('sql', indexUnavailable);
+
+      const record = await search();
+
+      expect(faults.raised.get('sql')).toBe(1);
+      expect(record.status).toBe('SUCCEEDED');
+      expect(JSON.stringify(record.output)).toContain('faults/lighthouses.md');
+    });
+  });
+
   describe('ingest-and-index', () => {
     it('retries IndexUnavailableError at every SQL statement of an ingestion, with the same result', async () => {
       // a clean run counts the statements (LoadDocument, IndexBatch, PublishVersion)
