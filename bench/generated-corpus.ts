@@ -1,3 +1,5 @@
+import { seededRandom } from '../functions/shared/seeded-random.js';
+
 /**
  * A deterministic generator of realistic-looking operations documents for the benchmarks: markdown
  * reports of one fictional company site each, one `##` section per topic, prose built from sentence
@@ -6,17 +8,8 @@
  * benchmark questions, so queries land near some chunks and far from most, as with a real corpus.
  */
 
-/** A small seeded PRNG (mulberry32): the same seed always gives the same corpus. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The same seed always gives the same corpus. */
+export { seededRandom };
 
 type Random = () => number;
 

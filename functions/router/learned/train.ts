@@ -1,3 +1,4 @@
+import { seededRandom } from '../../shared/seeded-random.js';
 import { countTokens } from '../../shared/tokens.js';
 import type { ModelCatalog } from '../catalog.js';
 import { validateResponse } from '../policy.js';
@@ -34,17 +35,8 @@ export interface Hyper {
   rate: number;
 }
 
-/** A deterministic pseudo-random generator (mulberry32), so calibration runs are reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A deterministic pseudo-random generator, so calibration runs are reproducible. */
+export const rng = seededRandom;
 
 export function shuffled<T>(items: readonly T[], random: () => number): T[] {
   const out = [...items];
