@@ -37,7 +37,7 @@ export interface EmbeddingCall {
 export async function recordEmbeddingUsage(
   call: EmbeddingCall,
   deps: Pick<Ports, 'usage'> & { catalog?: ModelCatalog },
-): Promise<boolean> {
+): Promise<{ recorded: boolean; inputTokens: number; costNanoUsd: number }> {
   const catalog = deps.catalog ?? modelCatalog();
   const inputTokens = call.texts.reduce((n, text) => n + countTokens(text), 0);
   const costNanoUsd = catalog.costNanoUsd(call.modelId, { inputTokens, outputTokens: 0 });
@@ -49,7 +49,7 @@ export async function recordEmbeddingUsage(
     outputTokens: 0,
     costNanoUsd,
   };
-  return deps.usage.record(call.tenantId, dayOf(call.at ?? Date.now()), {
+  const recorded = await deps.usage.record(call.tenantId, dayOf(call.at ?? Date.now()), {
     requestId: `${call.operation}:${call.requestId}`,
     inputTokens,
     outputTokens: 0,
@@ -61,4 +61,5 @@ export async function recordEmbeddingUsage(
     models: [call.modelId],
     lines: [line],
   });
+  return { recorded, inputTokens, costNanoUsd };
 }

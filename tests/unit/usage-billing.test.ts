@@ -44,7 +44,8 @@ describe('recordEmbeddingUsage', () => {
     const first = await recordEmbeddingUsage({ ...call, at: AT }, { usage: ledger, catalog });
     const retry = await recordEmbeddingUsage({ ...call, at: AT }, { usage: ledger, catalog });
 
-    expect([first, retry]).toEqual([true, false]);
+    expect([first.recorded, retry.recorded]).toEqual([true, false]);
+    expect(first.inputTokens).toBe(retry.inputTokens);
     const day = await ledger.day(tenantId, DAY);
     const tokens = countTokens(texts[0] as string) + countTokens(texts[1] as string);
     // Titan V2: $0.02 per 1M tokens = 20 nano-USD per token

@@ -3,14 +3,10 @@ import { renderPrompt } from '../../prompts/registry.js';
 import type { GenerateResponse } from '../../router/route-with-cascade/schemas.js';
 import { recordEmbeddingUsage } from '../../router/usage.js';
 import type { Ports } from '../../shared/runtime.js';
-import { countTokens } from '../../shared/tokens.js';
 import * as index from '../chunk-index.js';
 import type { Answer, EmbedQueryInput, GenerateInput, Hit, SearchInput } from './schemas.js';
 
 type Deps = Pick<Ports, 'config' | 'sql' | 'embedder' | 'workflows'>;
-
-/** USD per token of Titan Text Embeddings V2 (REFERENCE.md: $0.02 per 1M input tokens); the local ones are free. */
-const TITAN_EMBEDDING_USD_PER_TOKEN = 0.02 / 1_000_000;
 
 /**
  * EmbedQuery: the question as a vector, with the same embedder that indexed the documents; `model` names it, so
@@ -22,7 +18,7 @@ export async function embedQuery(
   deps: Deps & Pick<Ports, 'usage'>,
 ): Promise<{ embedding: number[]; model: string; usage: { inputTokens: number; costUsd: number } }> {
   const [embedding] = await deps.embedder.embed([input.question]);
-  await recordEmbeddingUsage(
+  const billed = await recordEmbeddingUsage(
     {
       tenantId: input.tenantId,
       operation: 'embed-query',
@@ -32,9 +28,9 @@ export async function embedQuery(
     },
     deps,
   );
-  const inputTokens = countTokens(input.question);
-  const costUsd = deps.config.embedding.provider === 'bedrock' ? inputTokens * TITAN_EMBEDDING_USD_PER_TOKEN : 0;
-  return { embedding: embedding ?? [], model: deps.embedder.modelId, usage: { inputTokens, costUsd } };
+  // the ledger's count and the catalog's price (a retry is not billed twice, but still reports the query's usage)
+  const usage = { inputTokens: billed.inputTokens, costUsd: billed.costNanoUsd / 1e9 };
+  return { embedding: embedding ?? [], model: deps.embedder.modelId, usage };
 }
 
 /**
