@@ -1,8 +1,8 @@
-import { parseArgs } from 'node:util';
-import { LabelParameterVersionCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { isPointer, parseStoredValue } from '../functions/prompts/registry.js';
 import { runWhenMain } from './cli.js';
-import { parameterName, readParameter, SERVICE, tierFor, versionLabel } from './prompts-publish.js';
+import { parameterName, SERVICE, versionLabel } from './prompts-publish.js';
+import { parseRollbackArgs, readRollbackTarget, restoreAsNewVersion } from './ssm-rollback.js';
 
 /**
  * `npm run prompts:rollback -- --stage <stage> --id <id> (--version <n> | --label <label>)`: makes an
@@ -10,17 +10,13 @@ import { parameterName, readParameter, SERVICE, tierFor, versionLabel } from './
  * name:label) and writing it as a new version. Lambdas pick it up within PROMPT_CACHE_SECONDS.
  */
 
-/** The version or label to roll back to does not exist (nothing was changed). */
-export class RollbackTargetNotFoundError extends Error {
-  override readonly name = 'RollbackTargetNotFoundError';
-}
+export { RollbackTargetNotFoundError } from './ssm-rollback.js';
 
 export interface RollbackRequest {
   stage: string;
   id: string;
-  /** A parameter version (see `aws ssm get-parameter-history`). */
+  /** A parameter version, or a label such as v3 for prompt version 3 (publish labels each version it writes). */
   version?: number;
-  /** A parameter label, e.g. v3 for prompt version 3 (publish labels each version it writes). */
   label?: string;
   service?: string;
 }
@@ -39,22 +35,13 @@ export interface RollbackResult {
 
 /** Restores an earlier version of a prompt parameter as its new current version; reads everything before writing. */
 export async function rollbackPrompt(request: RollbackRequest, ssm: SSMClient): Promise<RollbackResult> {
-  if ((request.version === undefined) === (request.label === undefined)) {
-    throw new Error('Give exactly one of --version <n> or --label <label>');
-  }
   const name = parameterName(request.stage, request.id, request.service);
-  const selector = request.version !== undefined ? `version ${request.version}` : `label ${request.label}`;
-  const target = await readParameter(ssm, `${name}:${request.version ?? request.label}`);
-  if (!target) {
-    throw new RollbackTargetNotFoundError(
-      `${name} has no ${selector}; nothing was changed. List its versions and labels with: aws ssm get-parameter-history --name ${name}`,
-    );
-  }
+  const target = await readRollbackTarget(ssm, name, request);
+  const { current, selector } = target;
   const stored = parseStoredValue(target.value, `${name} ${selector}`);
   const storedId = isPointer(stored) ? stored.id : stored.prompt.id;
   const promptVersion = isPointer(stored) ? stored.version : stored.prompt.version;
   if (storedId !== request.id) throw new Error(`${name} ${selector} holds prompt "${storedId}"; nothing was changed`);
-  const current = await readParameter(ssm, name);
   const summary = { name, restoredVersion: target.version, promptVersion, contentHash: stored.contentHash };
   if (current && current.value === target.value) {
     return {
@@ -64,67 +51,28 @@ export async function rollbackPrompt(request: RollbackRequest, ssm: SSMClient): 
       message: `${request.id}: parameter version ${current.version} already holds ${selector} (v${promptVersion}); nothing to do`,
     };
   }
-  const tier = await tierFor(ssm, name, Buffer.byteLength(target.value), current !== undefined);
-  const put = await ssm.send(
-    new PutParameterCommand({
-      Name: name,
-      Value: target.value,
-      Type: 'String',
-      Tier: tier,
-      Overwrite: true,
-      Description: `Rollback of ${request.id} to parameter version ${target.version}: v${promptVersion} ${stored.contentHash}`,
-    }),
-  );
-  // Same content as the label's old version, so the label may follow it to the current one.
-  await ssm.send(
-    new LabelParameterVersionCommand({
-      Name: name,
-      ParameterVersion: put.Version,
-      Labels: [versionLabel(promptVersion)],
-    }),
-  );
+  const newVersion = await restoreAsNewVersion(ssm, name, target, {
+    description: `Rollback of ${request.id} to parameter version ${target.version}: v${promptVersion} ${stored.contentHash}`,
+    label: versionLabel(promptVersion),
+  });
   return {
     action: 'restored',
     ...summary,
     ...(current ? { previousVersion: current.version } : {}),
-    ...(put.Version !== undefined ? { newVersion: put.Version } : {}),
+    ...(newVersion !== undefined ? { newVersion } : {}),
     message:
       `${request.id}: restored parameter version ${target.version} (v${promptVersion}, ${stored.contentHash.slice(0, 19)}…) ` +
-      `as version ${put.Version}, replacing version ${current?.version ?? 'none'}`,
+      `as version ${newVersion}, replacing version ${current?.version ?? 'none'}`,
   };
 }
 
 const USAGE = 'usage: npm run prompts:rollback -- --stage <stage> --id <prompt id> (--version <n> | --label <label>)';
 
 async function main(argv: readonly string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      stage: { type: 'string' },
-      id: { type: 'string' },
-      version: { type: 'string' },
-      label: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  const version = values.version === undefined ? undefined : Number(values.version);
-  const valid =
-    values.stage !== undefined &&
-    values.id !== undefined &&
-    (version === undefined) !== (values.label === undefined) &&
-    (version === undefined || (Number.isInteger(version) && version > 0));
-  if (values.help || !valid) {
-    process.stderr.write(`${USAGE}\n`);
-    return values.help ? 0 : 2;
-  }
+  const args = parseRollbackArgs(argv, ['id'], USAGE);
+  if ('exitCode' in args) return args.exitCode;
   const result = await rollbackPrompt(
-    {
-      stage: values.stage as string,
-      id: values.id as string,
-      service: SERVICE,
-      ...(version !== undefined ? { version } : {}),
-      ...(values.label !== undefined ? { label: values.label } : {}),
-    },
+    { stage: args.stage, id: args.extra.id, service: SERVICE, ...args.select },
     new SSMClient({}),
   );
   process.stdout.write(`${result.message}\n`);
