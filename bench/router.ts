@@ -162,6 +162,21 @@ async function microsAsync(iterations: number, warmUp: number, fn: () => Promise
   return samples;
 }
 
+/**
+ * Microseconds of process CPU time (user + system) per call of an asynchronous function: unlike wall time, it does
+ * not grow while the process waits for a core, so its p99 stays readable on a loaded machine.
+ */
+async function cpuMicrosAsync(iterations: number, warmUp: number, fn: () => Promise<unknown>): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < warmUp + iterations; i++) {
+    const start = process.cpuUsage();
+    await fn();
+    const used = process.cpuUsage(start);
+    if (i >= warmUp) samples.push(used.user + used.system);
+  }
+  return samples;
+}
+
 /** Formats microseconds: µs below one millisecond, ms above. */
 function us(value: number): string {
   if (value < 10) return `${value.toFixed(1)} µs`;
@@ -219,6 +234,14 @@ async function measureOverhead(): Promise<void> {
     add(
       'the same, budget nearly spent (bound → exact)',
       await microsAsync(plan.iterations, WARM_UP_ITERATIONS, () => decide('nearly-spent', false)),
+    );
+    add(
+      'CPU time: CheckBudget + ClassifyRequest, before',
+      await cpuMicrosAsync(plan.iterations, WARM_UP_ITERATIONS, () => decide('bench', true)),
+    );
+    add(
+      'CPU time: CheckBudget + ClassifyRequest, now',
+      await cpuMicrosAsync(plan.iterations, WARM_UP_ITERATIONS, () => decide('bench', false)),
     );
     add(
       'token count (cl100k; now only if the bound is not enough)',
@@ -339,6 +362,10 @@ async function measureOverhead(): Promise<void> {
     '   before: CheckBudget counted cl100k tokens for every request; now: it reserves on the UTF-8 byte bound and counts',
   );
   print('   exactly only when the bound would refuse, cap or not fit a context window (the nearly-spent row)');
+  print(
+    '   CPU time rows: process user + system CPU per call (process.cpuUsage, µs resolution), not wall time: time spent',
+  );
+  print('   waiting for a core on a loaded machine is not in them; every other row is wall time (performance.now)');
   print(
     '   decisions before: 3 counts (CheckBudget, ClassifyRequest, JudgeRequest); learned: hashed features + two LRs',
   );
