@@ -1,18 +1,24 @@
 /**
- * Router overhead benchmark: the time the router's own decisions add to a request (token counting, the tier
- * choice of each strategy including the learned policy, response validation), next to an offline model call and a
- * whole route-with-cascade execution on the local runtime. Prints a plain-text report on stdout (progress goes to
+ * Router overhead benchmark: the time the router's own decisions add to a request (the deployed decision path —
+ * CheckBudget then ClassifyRequest — on the byte bound and with the exact token count side by side, the tier choice
+ * of each strategy including the learned policy, response validation), next to an offline model call and a whole
+ * route-with-cascade execution on the local runtime. Prints a plain-text report on stdout (progress goes to
  * stderr). Usage: npx tsx bench/router.ts [--quick]. The cost/quality replay is `npm run router:replay`.
  */
 import '../local/polyfills.js';
 import { randomUUID } from 'node:crypto';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { buildBudgets } from '../functions/router/budgets.js';
 import { modelCatalog } from '../functions/router/catalog.js';
+import { buildFeedbackSettings } from '../functions/router/feedback.js';
 import { bundledRouterPolicy } from '../functions/router/learned/load.js';
-import { chooseTier, DEFAULT_MAX_TOKENS, inputTokensOf, validateResponse } from '../functions/router/policy.js';
+import { chooseTier, DEFAULT_MAX_TOKENS, validateResponse } from '../functions/router/policy.js';
+import type { RouterDeps } from '../functions/router/route-with-cascade/route.js';
 import type { GenerateRequest } from '../functions/router/route-with-cascade/schemas.js';
+import { inputTokenBound, inputTokensOf } from '../functions/router/token-bound.js';
 import { offlineTextModel } from '../functions/shared/adapters/offline-text-model.js';
+import { parseConfig } from '../functions/shared/config.js';
 import { countTokens, decodeTokens, encodeTokens } from '../functions/shared/tokens.js';
 import { startLocalStack } from '../local/stack.js';
 import { generateDocument } from './generated-corpus.js';
@@ -29,6 +35,33 @@ const catalog = modelCatalog();
 const cheapest = catalog.modelFor(catalog.tiers[0] as string);
 const policy = bundledRouterPolicy();
 const print = (line = '') => process.stdout.write(`${line}\n`);
+
+// The decision log lines (INFO) would interleave with the report: the steps run with logging at WARN.
+process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+const route = await import('../functions/router/route-with-cascade/route.js');
+
+/**
+ * Deps of CheckBudget and ClassifyRequest as deployed, with the ledger read answered in memory (the DynamoDB read
+ * is I/O, not decision). Tenant `nearly-spent` has a daily budget between the reservation on the exact count and
+ * the one on the bound, so its CheckBudget must count exactly: the slow path.
+ */
+function decisionDeps(nearlySpentUsd: number): RouterDeps {
+  const unused = () => Promise.reject(new Error('not used by the decision'));
+  return {
+    config: parseConfig({ ...process.env, MODEL_PROVIDER: 'offline' }),
+    textModel: offlineTextModel,
+    usage: { record: unused, totals: async () => ({ costNanoUsd: 0 }) as never, day: unused },
+    routingDecisions: { record: unused, rate: unused, rated: unused },
+    catalog,
+    budgets: buildBudgets({
+      default: { dailyUsd: 1000, onExceeded: 'refuse' },
+      tenants: { 'nearly-spent': { dailyUsd: nearlySpentUsd, onExceeded: 'refuse' } },
+    }),
+    routerPolicy: async () => policy,
+    feedback: buildFeedbackSettings({}),
+  };
+}
 
 async function main(): Promise<void> {
   printEnvironment();
@@ -129,6 +162,21 @@ async function microsAsync(iterations: number, warmUp: number, fn: () => Promise
   return samples;
 }
 
+/**
+ * Microseconds of process CPU time (user + system) per call of an asynchronous function: unlike wall time, it does
+ * not grow while the process waits for a core, so its p99 stays readable on a loaded machine.
+ */
+async function cpuMicrosAsync(iterations: number, warmUp: number, fn: () => Promise<unknown>): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < warmUp + iterations; i++) {
+    const start = process.cpuUsage();
+    await fn();
+    const used = process.cpuUsage(start);
+    if (i >= warmUp) samples.push(used.user + used.system);
+  }
+  return samples;
+}
+
 /** Formats microseconds: µs below one millisecond, ms above. */
 function us(value: number): string {
   if (value < 10) return `${value.toFixed(1)} µs`;
@@ -151,13 +199,57 @@ async function measureOverhead(): Promise<void> {
     if (!validateResponse(jsonRequest, jsonCall).acceptable) throw new Error('the JSON answer must pass its schema');
 
     const tokens = inputTokensOf(request);
+    const bound = inputTokenBound(request);
     const learnedDecision = () => {
-      const d = policy.decide({ ...jsonRequest, inputTokens: tokens });
-      return chooseTier(jsonRequest, 'learned', catalog, null, tokens, d);
+      const d = policy.decide({ ...jsonRequest, inputTokens: bound });
+      return chooseTier(jsonRequest, 'learned', catalog, null, bound, d);
     };
+    // The deployed decision path: CheckBudget, then ClassifyRequest (learned), each as its handler calls it.
+    const reserve = (n: number) =>
+      catalog.costNanoUsd(cheapest.id, { inputTokens: n, outputTokens: DEFAULT_MAX_TOKENS }) / 1e9;
+    const deps = decisionDeps((reserve(tokens) + reserve(bound)) / 2);
+    const routeInput = (tenantId: string) => ({
+      request: { ...jsonRequest, strategy: 'learned' as const },
+      tenantId,
+      userId: 'bench',
+      requestId: 'bench',
+      startedAt: Date.now(),
+    });
+    const decide = async (tenantId: string, countFirst: boolean) => {
+      const input = routeInput(tenantId);
+      if (countFirst) inputTokensOf(input.request); // the cl100k count the previous CheckBudget always made
+      const budget = await route.checkBudget(input, deps);
+      return route.classifyRequest({ ...input, budget }, deps);
+    };
+    const slow = await route.checkBudget(routeInput('nearly-spent'), deps);
+    if (slow.tokenCount !== 'cl100k') throw new Error('the nearly-spent tenant must take the exact-count path');
     add(
-      'token count (CheckBudget; was 3 per request)',
+      'CheckBudget + ClassifyRequest, before: cl100k count',
+      await microsAsync(plan.iterations, WARM_UP_ITERATIONS, () => decide('bench', true)),
+    );
+    add(
+      'CheckBudget + ClassifyRequest, now: byte bound',
+      await microsAsync(plan.iterations, WARM_UP_ITERATIONS, () => decide('bench', false)),
+    );
+    add(
+      'the same, budget nearly spent (bound → exact)',
+      await microsAsync(plan.iterations, WARM_UP_ITERATIONS, () => decide('nearly-spent', false)),
+    );
+    add(
+      'CPU time: CheckBudget + ClassifyRequest, before',
+      await cpuMicrosAsync(plan.iterations, WARM_UP_ITERATIONS, () => decide('bench', true)),
+    );
+    add(
+      'CPU time: CheckBudget + ClassifyRequest, now',
+      await cpuMicrosAsync(plan.iterations, WARM_UP_ITERATIONS, () => decide('bench', false)),
+    );
+    add(
+      'token count (cl100k; now only if the bound is not enough)',
       microsSync(plan.iterations, () => inputTokensOf(request)),
+    );
+    add(
+      'byte bound (UTF-8 bytes of prompt + system)',
+      microsSync(plan.iterations, () => inputTokenBound(request)),
     );
     add(
       'ClassifyRequest before: chooseTier counting',
@@ -193,7 +285,7 @@ async function measureOverhead(): Promise<void> {
       }),
     );
     add(
-      'decisions now, with the one token count',
+      'decisions with the cl100k count (previous design)',
       microsSync(plan.iterations, () => {
         const counted = inputTokensOf(jsonRequest);
         chooseTier(
@@ -202,8 +294,16 @@ async function measureOverhead(): Promise<void> {
           catalog,
           null,
           counted,
-          policy.decide({ ...jsonRequest, inputTokens: counted }),
+          policy.decide({ ...jsonRequest, inputTokens: bound }),
         );
+        validateResponse(jsonRequest, jsonCall);
+      }),
+    );
+    add(
+      'decisions now, on the byte bound',
+      microsSync(plan.iterations, () => {
+        const b = inputTokenBound(jsonRequest);
+        chooseTier(jsonRequest, 'learned', catalog, null, b, policy.decide({ ...jsonRequest, inputTokens: b }));
         validateResponse(jsonRequest, jsonCall);
       }),
     );
@@ -255,9 +355,19 @@ async function measureOverhead(): Promise<void> {
   print(
     `   executions: p50 / p99 over ${plan.executions} sequential runs (after ${WARM_UP_EXECUTIONS} warm-up), offline model`,
   );
-  print('   token count: cl100k over prompt + system, now once per request (CheckBudget) and carried in the state');
   print(
-    '   before: ClassifyRequest and JudgeRequest counted again; learned: hashed features + two logistic regressions',
+    '   CheckBudget + ClassifyRequest: the two steps run as deployed (ledger read in memory, learned strategy, JSON asked);',
+  );
+  print(
+    '   before: CheckBudget counted cl100k tokens for every request; now: it reserves on the UTF-8 byte bound and counts',
+  );
+  print('   exactly only when the bound would refuse, cap or not fit a context window (the nearly-spent row)');
+  print(
+    '   CPU time rows: process user + system CPU per call (process.cpuUsage, µs resolution), not wall time: time spent',
+  );
+  print('   waiting for a core on a loaded machine is not in them; every other row is wall time (performance.now)');
+  print(
+    '   decisions before: 3 counts (CheckBudget, ClassifyRequest, JudgeRequest); learned: hashed features + two LRs',
   );
   print("   ValidateResponse: checks the offline model's text answer, or a JSON answer against a 4-property schema");
   print('   accepted:  CheckBudget → ClassifyRequest → InvokeCheapModel → ValidateResponse → RecordUsage');
@@ -278,14 +388,17 @@ async function measureOverhead(): Promise<void> {
       ]),
     ),
   );
-  const decisions = rows.get('decisions now, with the one token count') ?? [];
+  const decisions = rows.get('CheckBudget + ClassifyRequest, now: byte bound') ?? [];
   const accepted = rows.get('route-with-cascade, answer accepted') ?? [];
   const shares = inputs.map((input, i) => {
     const share = percentile(decisions[i] ?? [], 50) / percentile(accepted[i] ?? [], 50);
     return `${(share * 100).toFixed(2)}% at ${input.tokens.toLocaleString('en-US')} tokens`;
   });
   print();
-  print(`   router decisions as a share of an accepted execution (p50): ${shares.join(', ')}`);
+  print(`   CheckBudget + ClassifyRequest as a share of an accepted execution (p50): ${shares.join(', ')}`);
+  print(
+    `   byte bound ÷ cl100k count of the prompts: ${inputs.map((i) => (inputTokenBound({ prompt: i.prompt }) / i.tokens).toFixed(2)).join(' / ')}`,
+  );
   print(
     `   text answers checked: ${inputs.map((i) => `${countTokens(i.answer)}`).join(' / ')} tokens; JSON answers: ${inputs.map((i) => `${countTokens(i.jsonAnswer)}`).join(' / ')} tokens`,
   );

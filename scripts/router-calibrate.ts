@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { modelCatalog } from '../functions/router/catalog.js';
-import { type Calibration, calibrate } from '../functions/router/learned/calibrate.js';
+import { type Calibration, calibrate, DEFAULT_MARGIN_Z } from '../functions/router/learned/calibrate.js';
 import { costQualityChart } from '../functions/router/learned/chart.js';
 import { buildRouterPolicy } from '../functions/router/learned/policy-file.js';
 import type { Target } from '../functions/router/learned/train.js';
@@ -10,7 +10,7 @@ import { runWhenMain } from './cli.js';
 
 /**
  * `npm run router:calibrate -- --file <outcomes.jsonl> (--target-kept 0.95 | --budget-share 0.4) --out <policy.json>
- * [--chart <file.svg>] [--folds 5] [--repeats 2] [--z 1.5] [--seed 1]`: trains the learned routing policy on outcome
+ * [--chart <file.svg>] [--folds 5] [--repeats 2] [--z 1.2816] [--seed 1]`: trains the learned routing policy on outcome
  * records (replay format), cross-validates it, chooses the threshold that meets the target on held-out folds with
  * `z` standard errors of margin, prints the held-out cost/quality curve, and writes the policy and an SVG chart.
  */
@@ -98,6 +98,7 @@ export function report(result: Calibration, command: string): string {
     ),
     '',
     `chosen: l2 ${p.training.hyper.l2}, ${p.training.hyper.epochs} epochs at rate ${p.training.hyper.rate}, cost exponent ${p.decision.costExponent}, threshold ${p.decision.threshold.toFixed(4)}`,
+    `margin: the cheapest point whose ${t.kind === 'kept' ? 'kept − z·se reaches the target' : 'cost + z·se stays within the budget'}, z = ${result.margin} (${result.margin === DEFAULT_MARGIN_Z ? 'one-sided 90% bound, ' : ''}se: delta method over the held-out requests)`,
     `held-out at the threshold: cost ${pct(result.chosen.costShare)} of always-strong (± ${pct(result.chosen.costSe)}), kept ${pct(result.chosen.kept)} (± ${pct(result.chosen.keptSe)}), accuracy ${pct(result.chosen.accuracy)}, ${pct(result.chosen.strongShare)} start on the strong tier`,
     '',
     'held-out cost/quality curve:',

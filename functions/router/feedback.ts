@@ -9,6 +9,7 @@ import { FEATURE_SPEC, featuresOf, structureOf } from './learned/features.js';
 import type { RouterPolicy } from './learned/policy-file.js';
 import type { ReplayLine } from './replay/format.js';
 import type { RouteState } from './route-with-cascade/schemas.js';
+import { inputTokenBound } from './token-bound.js';
 
 /** The body of POST /v1/feedback. */
 export const FeedbackRequest = z.strictObject({
@@ -47,7 +48,7 @@ export function decisionOf(
   policy: RouterPolicy,
   settings: FeedbackSettings,
 ): RoutingDecision {
-  const input = { ...state.request, inputTokens: state.classification.inputTokens };
+  const input = { ...state.request, inputTokens: state.budget.inputTokenBound ?? inputTokenBound(state.request) };
   const dimensions = policy.file.features.dimensions;
   const learned = state.classification.learned;
   return {

@@ -1,6 +1,5 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import { InputValidationError, PromptTooLargeError } from '../shared/errors.js';
-import { countTokens } from '../shared/tokens.js';
 import type { AcceptanceCheck, ModelCatalog } from './catalog.js';
 import type {
   GenerateRequest,
@@ -9,6 +8,7 @@ import type {
   Strategy,
   Validation,
 } from './route-with-cascade/schemas.js';
+import { inputTokensOf } from './token-bound.js';
 
 /**
  * The routing policy, in one place: which tier a request starts on (strategy A heuristics, the
@@ -43,15 +43,16 @@ function fits(catalog: ModelCatalog, tier: string, inputTokens: number, maxToken
   return inputTokens + Math.min(maxTokens, model.maxOutputTokens) <= model.contextTokens;
 }
 
-/** The request's input size as the models will see it. */
-export function inputTokensOf(request: Pick<GenerateRequest, 'prompt' | 'system'>): number {
-  return countTokens(request.prompt) + (request.system ? countTokens(request.system) : 0);
+/** Whether a request of `inputTokens` (+ its answer) fits every tier's context window: then no tier is skipped for size. */
+export function fitsEveryTier(catalog: ModelCatalog, inputTokens: number, maxTokens: number): boolean {
+  return catalog.tiers.every((t) => fits(catalog, t, inputTokens, maxTokens));
 }
 
 /**
  * Picks the starting tier: by task type (heuristic, judge fallback), by the learned policy's decision
  * (learned), or the cheapest (cascade), never below the cheapest tier whose context window fits, never above
- * a budget cap unless nothing else fits. `inputTokens` is the count CheckBudget made (counted here when absent).
+ * a budget cap unless nothing else fits. `inputTokens` is CheckBudget's figure (`budget.inputTokens`: the UTF-8 byte
+ * bound, or the exact count when the bound would not fit every tier; token-bound.ts), counted here when absent.
  */
 export function chooseTier(
   request: GenerateRequest,

@@ -196,7 +196,7 @@ describe('routing decisions kept for feedback and calibration', () => {
     const parsed = parseReplay(text, 'export.jsonl', { requireAnyOf: ['anthropic.claude-3-haiku-20240307-v1:0'] });
     const mine = parsed.find((r) => r.id === state.requestId);
     expect(mine?.outcomes['anthropic.claude-3-haiku-20240307-v1:0']?.correct).toBe(false);
-    expect(mine?.features?.spec).toBe('hashed-words-v1');
+    expect(mine?.features?.spec).toBe('hashed-words-v2');
     expect(mine?.prompt).toBeUndefined();
   });
 

@@ -5,8 +5,16 @@ import { buildCatalog } from '../../functions/router/catalog.js';
 import { CalibrationTargetError, calibrate } from '../../functions/router/learned/calibrate.js';
 import { loadRouterPolicy } from '../../functions/router/learned/load.js';
 import { buildRouterPolicy, decodeWeights, encodeWeights } from '../../functions/router/learned/policy-file.js';
-import { evaluable, examplesOf, rng, totalsAt } from '../../functions/router/learned/train.js';
+import {
+  averageWeights,
+  evaluable,
+  examplesOf,
+  heldOutCurve,
+  rng,
+  totalsAt,
+} from '../../functions/router/learned/train.js';
 import type { ReplayLine } from '../../functions/router/replay/format.js';
+import { inputTokenBound } from '../../functions/router/token-bound.js';
 import { ConfigurationError } from '../../functions/shared/errors.js';
 
 const catalog = buildCatalog(parse(readFileSync(join(process.cwd(), 'config', 'model-catalog.yaml'), 'utf8')));
@@ -62,10 +70,19 @@ function judge(policyRows: ReplayLine[], freshRows: ReplayLine[]) {
   const result = calibrate(policyRows, catalog, { target: { kind: 'kept', value: 0.95 }, ...fast });
   const policy = buildRouterPolicy(result.policy, 'test');
   const fresh = evaluable(examplesOf(freshRows, catalog, result.policy.features.dimensions));
-  const scores = freshRows.map((row) => policy.decide({ ...row, prompt: row.prompt as string, inputTokens: 30 }).score);
+  const scores = freshRows.map((row) => {
+    const prompt = row.prompt as string;
+    return policy.decide({ ...row, prompt, inputTokens: inputTokenBound({ prompt }) }).score;
+  });
   const t = totalsAt(fresh, scores, policy.file.decision.threshold);
   const strongTotals = totalsAt(fresh, scores, Number.NEGATIVE_INFINITY);
-  return { result, policy, costShare: t.cost / strongTotals.cost, kept: t.correct / strongTotals.correct };
+  return {
+    result,
+    policy,
+    costShare: t.cost / strongTotals.cost,
+    kept: t.correct / strongTotals.correct,
+    strongShare: t.strongStarts / fresh.length,
+  };
 }
 
 describe('router:calibrate on synthetic outcomes with a known signal', () => {
@@ -90,8 +107,13 @@ describe('router:calibrate on synthetic outcomes with a known signal', () => {
     const { policy } = judge(synthetic(1500, 3), synthetic(10, 4));
 
     // Act
-    const hard = policy.decide({ prompt: 'which eigenvalue statement is true about the river', inputTokens: 30 });
-    const easy = policy.decide({ prompt: 'which statement is true about the river garden', inputTokens: 30 });
+    const options = '?\nA. one\nB. two\nC. three\nD. four\nAnswer:';
+    const [hardPrompt, easyPrompt] = [
+      `which eigenvalue statement is true about the river${options}`,
+      `which statement is true about the river garden${options}`,
+    ];
+    const hard = policy.decide({ prompt: hardPrompt, inputTokens: inputTokenBound({ prompt: hardPrompt }) });
+    const easy = policy.decide({ prompt: easyPrompt, inputTokens: inputTokenBound({ prompt: easyPrompt }) });
 
     // Assert
     expect(hard.strong).toBe(true);
@@ -116,6 +138,57 @@ describe('router:calibrate on synthetic outcomes with a known signal', () => {
     expect(() => calibrate(rows, catalog, { target: { kind: 'budget-share', value: 0.01 }, ...fast })).toThrow(
       CalibrationTargetError,
     );
+  });
+
+  it('ships a policy whose threshold carries over: it starts as many unseen requests on the strong tier as the folds did', () => {
+    // Arrange
+    const train = synthetic(1500, 8);
+    const unseen = synthetic(1500, 9);
+
+    // Act
+    const { result, strongShare } = judge(train, unseen);
+
+    // Assert: the threshold chosen on held-out folds means the same share of strong starts on unseen records
+    expect(Math.abs(strongShare - result.chosen.strongShare)).toBeLessThan(0.05);
+  });
+
+  it('narrows the margin as outcomes accumulate: the standard error of kept shrinks as 1/√n', () => {
+    // Arrange: the same kind of records and scores, n and 4n of them
+    const curveOf = (n: number, seed: number) => {
+      const examples = evaluable(examplesOf(synthetic(n, seed), catalog, 64));
+      const random = rng(seed);
+      const scores = Float64Array.from(examples, () => random());
+      return heldOutCurve(examples, [{ scores, fold: new Int32Array(examples.length) }], 1, 10);
+    };
+
+    // Act: the point that starts about half the requests on the strong tier
+    const middle = (curve: ReturnType<typeof curveOf>) =>
+      curve.reduce((a, b) => (Math.abs(b.strongShare - 0.5) < Math.abs(a.strongShare - 0.5) ? b : a));
+    const small = middle(curveOf(500, 10));
+    const large = middle(curveOf(2000, 11));
+
+    // Assert
+    expect(small.keptSe).toBeGreaterThan(0);
+    expect(large.keptSe / small.keptSe).toBeGreaterThan(0.35);
+    expect(large.keptSe / small.keptSe).toBeLessThan(0.65);
+  });
+
+  it('averages fold models weight by weight', () => {
+    // Arrange
+    const model = (c: number[], s: number[]) => ({
+      cheap: Float64Array.from(c),
+      strong: Float64Array.from(s),
+      cheapRows: 1,
+      strongRows: 1,
+    });
+
+    // Act
+    const mean = averageWeights([model([1, 2], [0, -4]), model([3, -2], [2, 4])], { cheap: 9, strong: 8 });
+
+    // Assert
+    expect([...mean.cheap]).toEqual([2, 0]);
+    expect([...mean.strong]).toEqual([1, 0]);
+    expect([mean.cheapRows, mean.strongRows]).toEqual([9, 8]);
   });
 
   it('writes a policy with no per-request data: weights of a fixed size whatever the number of records', () => {

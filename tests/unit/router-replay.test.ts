@@ -2,7 +2,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { buildCatalog } from '../../functions/router/catalog.js';
+import { calibrate } from '../../functions/router/learned/calibrate.js';
 import { bundledRouterPolicy } from '../../functions/router/learned/load.js';
+import { buildRouterPolicy } from '../../functions/router/learned/policy-file.js';
+import { evaluable, examplesOf, rng, scoresOf, totalsAt } from '../../functions/router/learned/train.js';
 import { parseReplay, ReplayFileError } from '../../functions/router/replay/format.js';
 import { replayAll, replayDeps } from '../../functions/router/replay/replay.js';
 import {
@@ -11,6 +14,7 @@ import {
   judgeRequest,
   validateStep,
 } from '../../functions/router/route-with-cascade/route.js';
+import { inputTokenBound } from '../../functions/router/token-bound.js';
 import { offlineTextModel } from '../../functions/shared/adapters/offline-text-model.js';
 import { parseConfig } from '../../functions/shared/config.js';
 
@@ -96,5 +100,67 @@ describe('replay through the routing steps', () => {
     expect(byName.get('oracle')?.kept).toBe(1);
     expect(byName.has('learned')).toBe(true);
     expect([...byName.keys()].some((n) => n.startsWith('random'))).toBe(true);
+  });
+});
+
+describe('calibration and replay agree', () => {
+  /** Outcome records whose difficulty shows in one word, of varied size, some cheap answers truncated. */
+  function records(n: number, seed: number) {
+    const random = rng(seed);
+    const rows = Array.from({ length: n }, (_, i) => {
+      const hard = random() < 0.3;
+      const words = Array.from({ length: 3 + Math.floor(random() * 40) }, () => (random() < 0.5 ? 'river' : 'the'));
+      const tokens = 10 + words.length * 2;
+      return {
+        id: `r-${seed}-${i}`,
+        prompt: `${hard ? 'eigenvalue ' : ''}${words.join(' ')}?`,
+        outcomes: {
+          [CHEAP]: {
+            text: 'B',
+            inputTokens: tokens,
+            outputTokens: 5,
+            correct: random() < (hard ? 0.3 : 0.9),
+            stopReason: random() < 0.1 ? ('max_tokens' as const) : ('end_turn' as const),
+          },
+          [STRONG]: { text: 'B', inputTokens: tokens, outputTokens: 5, correct: random() < 0.92 },
+        },
+      };
+    });
+    return parseReplay(rows.map((r) => JSON.stringify(r)).join('\n'), `records-${seed}.jsonl`, all);
+  }
+
+  it('gives the same cost share and kept for a policy on the same records (one definition, escalations paid twice)', async () => {
+    // Arrange
+    const fast = { folds: 3, repeats: 1, dimensions: 256, grid: { l2: [1e-4], costExponent: [1] } };
+    const result = calibrate(records(600, 1), catalog, { target: { kind: 'kept', value: 0.95 }, ...fast });
+    const policy = buildRouterPolicy(result.policy, 'test');
+    const fresh = records(200, 2);
+    const deps = replayDeps(catalog, policy, parseConfig({}), offlineTextModel);
+
+    // Act: the replay through the routing steps, and calibration's own evaluation of the same decisions
+    const { figures } = await replayAll(fresh, ['learned'], deps, {
+      classifyRequest,
+      judgeRequest,
+      invokeModel,
+      validateStep,
+    });
+    const examples = evaluable(examplesOf(fresh, catalog, 256));
+    const decisions = fresh.map((r) => {
+      const prompt = r.prompt as string;
+      return policy.decide({ ...r, prompt, inputTokens: inputTokenBound({ prompt }) });
+    });
+    const probabilities = {
+      pCheap: Float64Array.from(decisions, (d) => d.pCheap),
+      pStrong: Float64Array.from(decisions, (d) => d.pStrong),
+    };
+    const scores = scoresOf(examples, probabilities, policy.file.decision);
+    const routed = totalsAt(examples, scores, policy.file.decision.threshold);
+    const strong = totalsAt(examples, scores, Number.NEGATIVE_INFINITY);
+
+    // Assert
+    const learned = figures.find((f) => f.name === 'learned');
+    expect(learned?.escalationRate).toBeGreaterThan(0);
+    expect(learned?.costShare).toBeCloseTo(routed.cost / strong.cost, 10);
+    expect(learned?.kept).toBeCloseTo(routed.correct / strong.correct, 10);
   });
 });

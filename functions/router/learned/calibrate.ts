@@ -4,6 +4,7 @@ import type { ReplayLine } from '../replay/format.js';
 import { FEATURE_SPEC, HEAD_CHARS, TAIL_CHARS } from './features.js';
 import { encodeWeights, POLICY_SCHEMA_VERSION, type RouterPolicyFile } from './policy-file.js';
 import {
+  averageWeights,
   type CrossValidation,
   type CurvePoint,
   choosePoint,
@@ -19,7 +20,7 @@ import {
   referenceOf,
   scoresOf,
   type Target,
-  trainTiers,
+  type TierWeights,
 } from './train.js';
 
 /** Calibration settings; the defaults are what `npm run router:calibrate` uses. */
@@ -28,7 +29,11 @@ export interface CalibrateOptions {
   folds?: number;
   repeats?: number;
   dimensions?: number;
-  /** Standard errors of margin between the held-out figure and the target (conservative choice). */
+  /**
+   * Standard errors of margin between the held-out figure and the target: the threshold is the cheapest whose
+   * one-sided lower confidence bound on kept (or upper bound on cost) meets the target. Default
+   * DEFAULT_MARGIN_Z, a 90% one-sided bound.
+   */
   z?: number;
   seed?: number;
   /** Hyper-parameter grid searched by cross-validation. */
@@ -53,7 +58,19 @@ export interface Calibration {
   reference: Reference & { randomCostShareAtTarget: number | null; oracleCostShareAtTarget: number | null };
   examples: number;
   evaluable: number;
+  /** The margin used, in standard errors (`z`). */
+  margin: number;
 }
+
+/**
+ * The default margin: z of a one-sided 90% confidence bound. The held-out figure at a threshold is an estimate from n
+ * requests; requiring its 90% lower bound (kept) to reach the target leaves a 10% chance that the policy's expected
+ * quality on traffic like the calibration data falls short of it. The standard error is the delta-method one of
+ * the ratio over the n held-out requests (train.ts), so the margin shrinks as 1/√n as outcomes accumulate. A
+ * second sample (another user's traffic, the other half of a data set) varies on top of this by its own sampling
+ * error, which no margin chosen here can remove.
+ */
+export const DEFAULT_MARGIN_Z = 1.2816;
 
 /** No setting reaches the target on held-out folds (nothing is written). */
 export class CalibrationTargetError extends Error {
@@ -93,13 +110,14 @@ function atTarget(curve: readonly CurvePoint[], target: Target): CurvePoint | un
 /**
  * Trains and calibrates a policy from outcome records: for each setting of the grid, repeated k-fold
  * cross-validation gives held-out scores; the setting with the best held-out trade-off at the target wins; its
- * threshold is the conservative point of its held-out curve; the shipped weights are trained on every record.
+ * threshold is the conservative point of its held-out curve; the shipped weights are the average of that setting's
+ * fold models (the models the threshold was calibrated on).
  */
 export function calibrate(rows: readonly ReplayLine[], catalog: ModelCatalog, options: CalibrateOptions): Calibration {
   const folds = options.folds ?? 5;
   const repeats = options.repeats ?? 2;
   const dimensions = options.dimensions ?? 1024;
-  const z = options.z ?? 1.5;
+  const z = options.z ?? DEFAULT_MARGIN_Z;
   const seed = options.seed ?? 1;
   const grid = options.grid ?? { l2: [1e-4, 1e-3], costExponent: [0, 0.5, 1, 1.5, 2] };
   const trainings = grid.training ?? [
@@ -116,7 +134,7 @@ export function calibrate(rows: readonly ReplayLine[], catalog: ModelCatalog, op
   const evalIndex = examples.flatMap((e, i) => (e.cheap && e.strong ? [i] : []));
   const referenceTokens = medianTokens(examples);
   const tried: Calibration['tried'] = [];
-  let best: { cv: CrossValidation; at: CurvePoint } | undefined;
+  let best: { cv: CrossValidation; at: CurvePoint; models: TierWeights[] } | undefined;
   for (const l2 of grid.l2)
     for (const { epochs, rate } of trainings) {
       const hyper: Hyper = { l2, epochs, rate };
@@ -140,7 +158,9 @@ export function calibrate(rows: readonly ReplayLine[], catalog: ModelCatalog, op
         tried.push({ l2, epochs, rate, costExponent, costShare: at?.costShare ?? null, kept: at?.kept ?? null });
         const better =
           at && (!best || (options.target.kind === 'kept' ? at.costShare < best.at.costShare : at.kept > best.at.kept));
-        if (better) best = { cv: { hyper, costExponent, referenceTokens, curve }, at };
+        if (better) {
+          best = { cv: { hyper, costExponent, referenceTokens, curve }, at, models: runs.flatMap((r) => r.models) };
+        }
       }
     }
   const chosen = best && choosePoint(best.cv.curve, options.target, z);
@@ -149,7 +169,11 @@ export function calibrate(rows: readonly ReplayLine[], catalog: ModelCatalog, op
       `No threshold meets ${options.target.kind} ${options.target.value} on held-out folds (with ${z} standard error(s) of margin)`,
     );
   }
-  const weights = trainTiers(examples, dimensions, best.cv.hyper, seed);
+  // The shipped model is the average of the fold models whose held-out scores chose the threshold.
+  const weights = averageWeights(best.models, {
+    cheap: examples.filter((e) => e.cheap).length,
+    strong: examples.filter((e) => e.strong).length,
+  });
   const ref = referenceOf(scored);
   const keptTarget = options.target.kind === 'kept' ? options.target.value : chosen.kept;
   const cheapModel = catalog.modelFor(catalog.tiers[0] as string);
@@ -202,6 +226,7 @@ export function calibrate(rows: readonly ReplayLine[], catalog: ModelCatalog, op
     },
     examples: examples.length,
     evaluable: scored.length,
+    margin: z,
   };
 }
 

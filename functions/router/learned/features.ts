@@ -6,7 +6,7 @@ import { stem, tokenize } from '../../shared/text-features.js';
  * training time (router:calibrate) and in ClassifyRequest, so a policy records the spec it was trained with
  * and a policy whose spec differs from this code is refused at cold start.
  */
-export const FEATURE_SPEC = 'hashed-words-v1' as const;
+export const FEATURE_SPEC = 'hashed-words-v2' as const; // v2: the size is the UTF-8 byte bound, not a cl100k count
 
 /** What the features see of a request. */
 export interface FeatureInput {
@@ -15,7 +15,10 @@ export interface FeatureInput {
   taskType?: string | undefined;
   responseFormat?: { type: string } | undefined;
   maxTokens?: number | undefined;
-  /** The request's input token count, counted once per request (CheckBudget) and carried in the state. */
+  /**
+   * The request's size: its UTF-8 byte bound on input tokens (router/token-bound.ts), the figure CheckBudget carries
+   * as `budget.inputTokenBound` — no tokenizer runs to route a request, and training sees the same figure.
+   */
   inputTokens: number;
 }
 

@@ -1,8 +1,9 @@
 import { seededRandom } from '../../shared/seeded-random.js';
-import { countTokens } from '../../shared/tokens.js';
 import type { ModelCatalog } from '../catalog.js';
+import { costQuality } from '../cost-quality.js';
 import { validateResponse } from '../policy.js';
 import type { ReplayLine } from '../replay/format.js';
+import { inputTokenBound } from '../token-bound.js';
 import { FEATURE_SPEC, featuresOf, type SparseVector } from './features.js';
 import { dot, scoreOf, sigmoid } from './policy-file.js';
 
@@ -56,7 +57,7 @@ export function examplesOf(rows: readonly ReplayLine[], catalog: ModelCatalog, d
     let x: SparseVector;
     let inputTokens: number;
     if (row.prompt !== undefined) {
-      inputTokens = countTokens(row.prompt) + (row.system ? countTokens(row.system) : 0);
+      inputTokens = inputTokenBound({ prompt: row.prompt, system: row.system });
       x = featuresOf({ ...row, prompt: row.prompt, inputTokens }, dimensions);
     } else if (row.features && row.features.spec === FEATURE_SPEC && row.features.dimensions === dimensions) {
       inputTokens = row.features.inputTokens;
@@ -200,14 +201,17 @@ export function referenceOf(examples: readonly Evaluable[]): Reference {
   };
 }
 
-/** Held-out probabilities of one repeat of k-fold cross-validation (each example scored by a model that never saw it). */
+/**
+ * Held-out probabilities of one repeat of k-fold cross-validation (each example scored by a model that never saw it),
+ * with the fold models themselves (the shipped policy averages them: see averageWeights).
+ */
 export function outOfFold(
   examples: readonly Example[],
   folds: number,
   dimensions: number,
   hyper: Hyper,
   seed: number,
-): { pCheap: Float64Array; pStrong: Float64Array; fold: Int32Array } {
+): { pCheap: Float64Array; pStrong: Float64Array; fold: Int32Array; models: TierWeights[] } {
   const n = examples.length;
   // Folds by request id: a request recorded twice (same prompt) never sits on both sides of a split.
   const ids = shuffled([...new Set(examples.map((e) => e.id))], rng(seed));
@@ -215,9 +219,11 @@ export function outOfFold(
   const fold = Int32Array.from(examples, (e) => foldOf.get(e.id) as number);
   const pCheap = new Float64Array(n);
   const pStrong = new Float64Array(n);
+  const models: TierWeights[] = [];
   for (let f = 0; f < folds; f++) {
     const train = examples.filter((_, i) => fold[i] !== f);
     const weights = trainTiers(train, dimensions, hyper, seed * 31 + f);
+    models.push(weights);
     for (let i = 0; i < n; i++) {
       if (fold[i] !== f) continue;
       const p = probabilities(weights, (examples[i] as Example).x);
@@ -225,7 +231,24 @@ export function outOfFold(
       pStrong[i] = p.pStrong;
     }
   }
-  return { pCheap, pStrong, fold };
+  return { pCheap, pStrong, fold, models };
+}
+
+/**
+ * The fold models' average (weights averaged per tier, so logits are averaged): the model shipped. Its threshold is
+ * calibrated on the held-out scores of these very models, whereas a model refitted on every record has a different
+ * score scale (more data, more steps: sharper probabilities), so a threshold chosen on the folds would not carry over.
+ */
+export function averageWeights(models: readonly TierWeights[], rows: { cheap: number; strong: number }): TierWeights {
+  const first = models[0];
+  if (!first) throw new Error('no fold models to average');
+  const cheap = new Float64Array(first.cheap.length);
+  const strong = new Float64Array(first.strong.length);
+  for (const m of models) {
+    for (let j = 0; j < cheap.length; j++) cheap[j] = (cheap[j] as number) + (m.cheap[j] as number) / models.length;
+    for (let j = 0; j < strong.length; j++) strong[j] = (strong[j] as number) + (m.strong[j] as number) / models.length;
+  }
+  return { cheap, strong, cheapRows: rows.cheap, strongRows: rows.strong };
 }
 
 export interface CurvePoint {
@@ -236,7 +259,11 @@ export interface CurvePoint {
   accuracy: number;
   strongShare: number;
   escalationRate: number;
-  /** Standard error of `kept` / `costShare` across folds (fold spread ÷ √folds, averaged over repeats). */
+  /**
+   * Standard errors of `kept` / `costShare`: each is a ratio of sums over the n held-out requests (correct ÷
+   * always-strong correct, cost ÷ always-strong cost), and its delta-method standard error is
+   * √Σ(aᵢ − R·bᵢ)² ÷ Σbᵢ (averaged over repeats). It shrinks as 1/√n: more outcomes, a smaller margin.
+   */
   keptSe: number;
   costSe: number;
 }
@@ -252,19 +279,30 @@ function mean(xs: readonly number[]): number {
   return xs.reduce((s, x) => s + x, 0) / Math.max(xs.length, 1);
 }
 
-function sd(xs: readonly number[]): number {
-  const m = mean(xs);
-  return Math.sqrt(xs.reduce((s, x) => s + (x - m) ** 2, 0) / Math.max(xs.length - 1, 1));
+/** Delta-method standard error of R = Σa ÷ Σb over independent requests. */
+function ratioSe(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let sa = 0;
+  let sb = 0;
+  for (let i = 0; i < a.length; i++) {
+    sa += a[i] as number;
+    sb += b[i] as number;
+  }
+  if (sb === 0) return 0;
+  const r = sa / sb;
+  let v = 0;
+  for (let i = 0; i < a.length; i++) v += ((a[i] as number) - r * (b[i] as number)) ** 2;
+  return Math.sqrt(v) / sb;
 }
 
 /**
  * The held-out cost/quality curve of one setting: for candidate thresholds (quantiles of the held-out scores),
- * cost share and quality kept averaged over the repeats, with their fold-to-fold standard errors.
+ * cost share and quality kept over the pooled held-out predictions, averaged over the repeats, with their
+ * delta-method standard errors. `folds` is kept for the signature's callers (the folds are in the runs).
  */
 export function heldOutCurve(
   examples: readonly Evaluable[],
   runs: readonly { scores: Float64Array; fold: Int32Array }[],
-  folds: number,
+  _folds: number,
   points = 200,
 ): CurvePoint[] {
   const all = runs.flatMap((r) => [...r.scores]).sort((a, b) => a - b);
@@ -272,42 +310,36 @@ export function heldOutCurve(
   for (let q = 0; q <= points; q++)
     candidates.add(all[Math.min(all.length - 1, Math.floor((q / points) * all.length))] as number);
   const ref = referenceOf(examples);
-  const grouped = runs.map((run) => {
-    const byFold = Array.from({ length: folds }, () => ({ ex: [] as Evaluable[], s: [] as number[] }));
-    examples.forEach((e, i) => {
-      const f = byFold[run.fold[i] as number] as { ex: Evaluable[]; s: number[] };
-      f.ex.push(e);
-      f.s.push(run.scores[i] as number);
-    });
-    return byFold.map((f) => ({ ...f, ref: referenceOf(f.ex) }));
-  });
+  const n = examples.length;
+  const strongCorrect = Float64Array.from(examples, (e) => (e.strong.correct ? 1 : 0));
+  const strongCost = Float64Array.from(examples, (e) => e.strong.costNanoUsd);
+  const correct = new Float64Array(n);
+  const cost = new Float64Array(n);
   const curve: CurvePoint[] = [];
   for (const threshold of [...candidates].sort((a, b) => b - a)) {
-    const perRun = runs.map((run, r) => {
-      const foldFigures = (grouped[r] ?? []).map((f) => {
-        const t = totalsAt(f.ex, f.s, threshold);
-        return { kept: t.correct / f.ref.strongCorrect, cost: t.cost / f.ref.strongCost, t };
-      });
-      const t = foldFigures.reduce(
-        (sum, f) => ({
-          cost: sum.cost + f.t.cost,
-          correct: sum.correct + f.t.correct,
-          strongStarts: sum.strongStarts + f.t.strongStarts,
-        }),
-        { cost: 0, correct: 0, strongStarts: 0 },
-      );
+    const perRun = runs.map((run) => {
+      let strongStarts = 0;
       let escalated = 0;
-      examples.forEach((e, i) => {
-        if ((run.scores[i] as number) < threshold && !e.cheap.acceptable) escalated++;
-      });
+      for (let i = 0; i < n; i++) {
+        const e = examples[i] as Evaluable;
+        const strong = (run.scores[i] as number) >= threshold;
+        const s = served(e, strong);
+        correct[i] = s.correct ? 1 : 0;
+        cost[i] = s.cost;
+        if (strong) strongStarts++;
+        if (s.escalated) escalated++;
+      }
+      const figures = costQuality(
+        { cost: cost.reduce((a, b) => a + b, 0), correct: correct.reduce((a, b) => a + b, 0) },
+        { cost: ref.strongCost, correct: ref.strongCorrect },
+        ref.n,
+      );
       return {
-        costShare: t.cost / ref.strongCost,
-        kept: t.correct / ref.strongCorrect,
-        accuracy: t.correct / ref.n,
-        strongShare: t.strongStarts / ref.n,
+        ...figures,
+        strongShare: strongStarts / ref.n,
         escalationRate: escalated / ref.n,
-        keptSe: sd(foldFigures.map((f) => f.kept)) / Math.sqrt(folds),
-        costSe: sd(foldFigures.map((f) => f.cost)) / Math.sqrt(folds),
+        keptSe: ratioSe(correct, strongCorrect),
+        costSe: ratioSe(cost, strongCost),
       };
     });
     curve.push({

@@ -3,11 +3,14 @@ import type { TextModel, TextModelRequest } from '../../shared/ports.js';
 import { countTokens } from '../../shared/tokens.js';
 import { buildBudgets } from '../budgets.js';
 import type { ModelCatalog } from '../catalog.js';
+import { costQuality } from '../cost-quality.js';
 import { buildFeedbackSettings } from '../feedback.js';
 import type { RouterPolicy } from '../learned/policy-file.js';
 import { rng } from '../learned/train.js';
+import { DEFAULT_MAX_TOKENS, fitsEveryTier } from '../policy.js';
 import type { RouterDeps } from '../route-with-cascade/route.js';
 import { type Budget, GenerateRequest, type ModelCall, type Strategy } from '../route-with-cascade/schemas.js';
+import { inputTokenBound, inputTokensOf } from '../token-bound.js';
 import type { ReplayLine } from './format.js';
 
 /**
@@ -141,10 +144,14 @@ export async function replayRequest(
   });
   const input = { request, tenantId: 'replay', userId: 'replay', requestId: line.id, startedAt: Date.now() };
   const recorded: RouterDeps = { ...deps, textModel: recordedModel(line) };
-  // CheckBudget's one token count, as the state carries it.
+  // CheckBudget's figures, as the state carries them (no budget cap: the bound decides unless it does not fit).
+  const bound = inputTokenBound(request);
+  const exact = !fitsEveryTier(deps.catalog, bound, request.maxTokens ?? DEFAULT_MAX_TOKENS);
   const budget: Budget = {
     ...NO_BUDGET_CAP,
-    inputTokens: countTokens(request.prompt) + (request.system ? countTokens(request.system) : 0),
+    inputTokens: exact ? inputTokensOf(request) : bound,
+    tokenCount: exact ? 'cl100k' : 'bound',
+    inputTokenBound: bound,
   };
   let classification = await steps.classifyRequest({ ...input, budget }, recorded);
   const calls: ModelCall[] = [];
@@ -220,19 +227,21 @@ export function randomSplit(lines: readonly ReplayLine[], share: number, catalog
 /** The figures of one strategy against the always-strong baseline. */
 export function figuresOf(name: string, served: readonly Served[], strong: readonly Served[]): StrategyFigures {
   const n = served.length;
-  const cost = served.reduce((s, x) => s + x.costNanoUsd, 0);
-  const strongCost = strong.reduce((s, x) => s + x.costNanoUsd, 0);
-  const correct = served.filter((s) => s.correct).length;
-  const strongCorrect = strong.filter((s) => s.correct).length;
+  const tally = (xs: readonly Served[]) => ({
+    cost: xs.reduce((s, x) => s + x.costNanoUsd, 0),
+    correct: xs.filter((s) => s.correct).length,
+  });
+  const routed = tally(served);
+  const { costShare, accuracy, kept } = costQuality(routed, tally(strong), n);
   return {
     name,
-    costShare: cost / strongCost,
-    accuracy: correct / n,
-    kept: correct / strongCorrect,
+    costShare,
+    accuracy,
+    kept,
     escalationRate: served.filter((s) => s.escalated).length / n,
     wrongAccepted: served.filter((s) => s.cheapWrongAccepted).length,
     startedStrong: served.filter((s) => s.startedOnTop).length / n,
-    costUsd: cost / 1e9,
+    costUsd: routed.cost / 1e9,
   };
 }
 

@@ -7,7 +7,8 @@ import type { Budgets } from '../budgets.js';
 import type { ModelCatalog } from '../catalog.js';
 import { decisionOf, type FeedbackSettings } from '../feedback.js';
 import type { RouterPolicy } from '../learned/policy-file.js';
-import { chooseTier, DEFAULT_MAX_TOKENS, inputTokensOf, judgeLabel, validateResponse } from '../policy.js';
+import { chooseTier, DEFAULT_MAX_TOKENS, fitsEveryTier, judgeLabel, validateResponse } from '../policy.js';
+import { inputTokenBound, inputTokensOf } from '../token-bound.js';
 import { dayOf } from '../usage.js';
 import type {
   Budget,
@@ -35,31 +36,51 @@ export { dayOf };
 
 const NANO = 1e9;
 
-/** CheckBudget: refuses (or caps to the cheapest tier) before any model call when the day's budget would be exceeded. */
+/**
+ * CheckBudget: refuses (or caps to the cheapest tier) before any model call when the day's budget would be exceeded.
+ * It reserves on the request's UTF-8 byte bound (never fewer than its tokens) and counts tokens exactly (cl100k,
+ * once) only when the bound would refuse, cap, or not fit every tier's context window: then the exact count decides,
+ * so the bound never changes an outcome, and a request of ordinary size runs no tokenizer at all.
+ */
 export async function checkBudget(input: RouteInput, deps: RouterDeps): Promise<Budget> {
   const policy = deps.budgets.forTenant(input.tenantId);
   const totals = await deps.usage.totals(input.tenantId, dayOf(input.startedAt));
   const spentUsd = totals.costNanoUsd / NANO;
-  // The one token count of the request: carried in the state for ClassifyRequest and JudgeRequest.
-  const inputTokens = inputTokensOf(input.request);
-  const tokens = {
-    inputTokens,
-    outputTokens: input.request.maxTokens ?? DEFAULT_MAX_TOKENS,
-  };
+  const bound = inputTokenBound(input.request);
+  const outputTokens = input.request.maxTokens ?? DEFAULT_MAX_TOKENS;
   const cheapest = deps.catalog.modelFor(deps.catalog.tiers[0] as string);
   const top = deps.catalog.modelFor(deps.catalog.topTier);
-  const worstCheap = deps.catalog.costNanoUsd(cheapest.id, tokens) / NANO;
-  const worstTop = deps.catalog.costNanoUsd(top.id, tokens) / NANO;
-  const base = { dailyUsd: policy.dailyUsd, spentUsd, policy: policy.onExceeded, inputTokens };
-  if (policy.onExceeded === 'refuse') {
-    if (spentUsd + worstCheap > policy.dailyUsd) {
-      throw new BudgetExceededError(
-        `Tenant ${input.tenantId} has spent $${spentUsd.toFixed(4)} of its $${policy.dailyUsd} daily budget; this request could cost up to $${worstCheap.toFixed(4)}. The budget resets at 00:00 UTC.`,
-      );
-    }
-    return { ...base, tierCap: null };
+  const verdict = (inputTokens: number) => {
+    const worstCheap = deps.catalog.costNanoUsd(cheapest.id, { inputTokens, outputTokens }) / NANO;
+    const worstTop = deps.catalog.costNanoUsd(top.id, { inputTokens, outputTokens }) / NANO;
+    const refused = policy.onExceeded === 'refuse' && spentUsd + worstCheap > policy.dailyUsd;
+    const capped = policy.onExceeded === 'cheap-only' && spentUsd + worstTop > policy.dailyUsd;
+    const settled = !refused && !capped && fitsEveryTier(deps.catalog, inputTokens, outputTokens);
+    return { worstCheap, refused, capped, settled };
+  };
+  let inputTokens = bound;
+  let tokenCount: Budget['tokenCount'] = 'bound';
+  let v = verdict(bound);
+  if (!v.settled) {
+    // The one token count of the request, only when the bound would decide something against it.
+    inputTokens = inputTokensOf(input.request);
+    tokenCount = 'cl100k';
+    v = verdict(inputTokens);
   }
-  return { ...base, tierCap: spentUsd + worstTop > policy.dailyUsd ? cheapest.tier : null };
+  if (v.refused) {
+    throw new BudgetExceededError(
+      `Tenant ${input.tenantId} has spent $${spentUsd.toFixed(4)} of its $${policy.dailyUsd} daily budget; this request could cost up to $${v.worstCheap.toFixed(4)}. The budget resets at 00:00 UTC.`,
+    );
+  }
+  return {
+    dailyUsd: policy.dailyUsd,
+    spentUsd,
+    policy: policy.onExceeded,
+    tierCap: v.capped ? cheapest.tier : null,
+    inputTokens,
+    tokenCount,
+    inputTokenBound: bound,
+  };
 }
 
 /**
@@ -76,7 +97,10 @@ export async function classifyRequest(
   const inputTokens = input.budget.inputTokens;
   let learned: LearnedDecision | undefined;
   if (strategy === 'learned') {
-    const d = policy.decide({ ...input.request, inputTokens });
+    const d = policy.decide({
+      ...input.request,
+      inputTokens: input.budget.inputTokenBound ?? inputTokenBound(input.request),
+    });
     learned = {
       score: d.score,
       threshold: d.threshold,

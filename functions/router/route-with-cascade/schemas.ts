@@ -46,8 +46,15 @@ export const Budget = z.object({
   spentUsd: z.number(),
   policy: z.enum(['refuse', 'cheap-only']),
   tierCap: z.string().nullable(),
-  /** The request's input tokens, counted once here and carried in the state (ClassifyRequest and JudgeRequest reuse it). */
+  /**
+   * The request's input-token figure every later step reuses (ClassifyRequest, JudgeRequest): the UTF-8 byte bound,
+   * or the one exact cl100k count when the bound alone would refuse, cap or not fit (router/token-bound.ts).
+   */
   inputTokens: z.number().int().nonnegative(),
+  /** Which figure `inputTokens` is: the upper bound (no tokenizer ran) or the exact count. */
+  tokenCount: z.enum(['bound', 'cl100k']).optional(),
+  /** The UTF-8 byte bound: the size the learned policy sees (the same at training time); recomputed when absent. */
+  inputTokenBound: z.number().int().nonnegative().optional(),
 });
 export type Budget = z.infer<typeof Budget>;
 
