@@ -41,6 +41,8 @@ export interface OpenSearchStoreOptions {
   sql: SqlClient;
   indexPrefix: string;
   bm25: Bm25Parameters;
+  /** Hits per page when listing a document's chunks; default PAGE_SIZE (tests page with less). */
+  pageSize?: number;
 }
 
 /** The index of an embedding space: lower case, readable, and a hash so distinct model ids never collide. */
@@ -133,6 +135,7 @@ const SOURCE_FIELDS = ['chunk_id', 'document_key', 'version', 'heading', 'conten
 
 export function createOpenSearchStore(options: OpenSearchStoreOptions): VectorStore {
   const { client, sql, indexPrefix, bm25 } = options;
+  const pageSize = options.pageSize ?? PAGE_SIZE;
   const allIndexes = `/${indexPrefix}-*`;
   const ready = new Set<string>();
 
@@ -161,15 +164,16 @@ export function createOpenSearchStore(options: OpenSearchStoreOptions): VectorSt
     let after: unknown[] | undefined;
     for (let page = 0; page < MAX_PAGES; page++) {
       const hits = await search<S>(allIndexes, {
-        size: PAGE_SIZE,
+        size: pageSize,
         _source: source,
         sort: [{ write_id: 'asc' }],
         ...(after ? { search_after: after } : {}),
         query: { bool: { filter: filters, ...(mustNot.length > 0 ? { must_not: mustNot } : {}) } },
       });
       yield hits;
-      if (hits.length < PAGE_SIZE) return;
       after = hits[hits.length - 1]?.sort;
+      // a short page is the last; a page without sort values cannot be followed (never loop on the first page)
+      if (hits.length < pageSize || !after) return;
     }
   }
 
@@ -373,18 +377,20 @@ export function createOpenSearchStore(options: OpenSearchStoreOptions): VectorSt
 
     async search(q: SearchQuery): Promise<SearchHit[]> {
       const name = spaceIndexName(indexPrefix, { modelId: q.embeddingModel, dimensions: q.embedding.length });
-      const fetch = q.candidates * 2;
+      const fetchSize = q.candidates * 2;
       const tenant = { term: { tenant_id: q.tenantId } };
       const [vectorHits, textHits] = await Promise.all([
         search<ChunkSource>(`/${name}`, {
-          size: fetch,
+          size: fetchSize,
           _source: SOURCE_FIELDS,
           query: {
-            knn: { embedding: { vector: unitVector(q.embedding), k: fetch, filter: { bool: { filter: [tenant] } } } },
+            knn: {
+              embedding: { vector: unitVector(q.embedding), k: fetchSize, filter: { bool: { filter: [tenant] } } },
+            },
           },
         }),
         search<ChunkSource>(`/${name}`, {
-          size: fetch,
+          size: fetchSize,
           _source: SOURCE_FIELDS,
           query: { bool: { must: [{ match: { text: { query: q.queryText } } }], filter: [tenant] } },
         }),

@@ -168,6 +168,50 @@ describe('OpenSearch store', () => {
     }
   });
 
+  it("pages through a document's chunks (search_after) to count them on publish and to delete them all", async () => {
+    const fake = await startOpenSearchFake({ credentials: CREDENTIALS, region: REGION });
+    try {
+      const client = createOpenSearchClient({ endpoint: fake.endpoint, region: REGION, credentials: CREDENTIALS });
+      const store = createOpenSearchStore({
+        client,
+        sql,
+        indexPrefix: 'paged',
+        bm25: { k1: 0.9, b: 0.4 },
+        pageSize: 2,
+      });
+      await beginIngest(sql, {
+        documentKey: 't/p.md',
+        tenantId: 't',
+        version: 'v1',
+        contentHash: 'p',
+        sequencer: '01',
+      });
+      await store.indexChunks(
+        Array.from({ length: 7 }, (_, ordinal) => ({
+          chunkId: `t/p.md@v1#${ordinal}`,
+          documentKey: 't/p.md',
+          version: 'v1',
+          tenantId: 't',
+          ordinal,
+          heading: null,
+          content: `part ${ordinal}`,
+          tokenCount: 2,
+          embedding: [1, ordinal, 0, 0],
+          embeddingModel: 'test/m',
+        })),
+      );
+
+      const published = await store.publishVersion({ documentKey: 't/p.md', version: 'v1', expectedChunks: 7 });
+      const removed = await store.deleteDocument({ documentKey: 't/p.md', tenantId: 't', sequencer: '02' });
+
+      expect(published).toEqual({ chunkCount: 7, replacedVersion: null });
+      expect(removed).toEqual({ removedChunks: 7 });
+      expect([...fake.indexes().values()]).toEqual([0]);
+    } finally {
+      await fake.close();
+    }
+  });
+
   it('turns faiss inner-product scores back into cosine distances', () => {
     expect(distanceOfScore(2)).toBeCloseTo(0, 9); // identical unit vectors: ip 1
     expect(distanceOfScore(1)).toBeCloseTo(1, 9); // orthogonal: ip 0
