@@ -18,6 +18,12 @@ async function main(): Promise<void> {
   out.write('composable-ai — local runtime (offline model stand-in unless MODEL_PROVIDER=bedrock)\n');
   const stack = await startLocalStack(process.env.LOCAL_DATA_DIR ? { dataDir: process.env.LOCAL_DATA_DIR } : {});
   out.write(`  state machines: ${stack.sfn.machineIds().join(', ')}\n`);
+  const store = stack.config.vectorStore;
+  out.write(
+    store.kind === 'pgvector'
+      ? '  vector store: pgvector (PGlite)\n'
+      : `  vector store: OpenSearch at ${store.endpoint}${process.env.OPENSEARCH_ENDPOINT ? '' : ' (the in-process fake: its chunks live in memory, not in LOCAL_DATA_DIR)'}\n`,
+  );
   out.write(
     `  models: embeddings ${stack.ports.embedder.modelId} (${stack.ports.embedder.dimensions} dims), text ${stack.config.modelProvider === 'bedrock' ? 'Bedrock Converse, per config/model-catalog.yaml' : 'offline/extractive-v1 standing in for every catalog model'}\n`,
   );

@@ -11,6 +11,7 @@ import { createDynamoFactStore } from '../functions/shared/adapters/dynamodb-fac
 import { createDynamoIdempotency } from '../functions/shared/adapters/dynamodb-idempotency.js';
 import { createDynamoRoutingDecisions } from '../functions/shared/adapters/dynamodb-routing-decisions.js';
 import { createDynamoUsageLedger } from '../functions/shared/adapters/dynamodb-usage-ledger.js';
+import { createOpenSearchClient } from '../functions/shared/adapters/opensearch-client.js';
 import { type AppConfig, parseConfig } from '../functions/shared/config.js';
 import { InputValidationError } from '../functions/shared/errors.js';
 import { childExecutionName, childInput } from '../functions/shared/lineage.js';
@@ -24,6 +25,7 @@ import { currentTask, ExecutionHistory, retentionFromEnv } from './execution-his
 import { createLocalInvoker } from './lambda.js';
 import { createModels } from './models.js';
 import { createDirectoryObjectStore } from './object-store.js';
+import { type OpenSearchFake, startOpenSearchFake } from './opensearch-fake.js';
 import { createPgliteSql } from './pglite-sql.js';
 import { loadServerlessProject, type ServerlessProject } from './serverless-project.js';
 import { LocalStepFunctions } from './step-functions.js';
@@ -82,6 +84,9 @@ function nextSequencer(): string {
   return (BigInt(Date.now()) * 4096n + (sequence % 4096n)).toString(16).toUpperCase().padStart(16, '0');
 }
 
+const LOCAL_AOSS_CREDENTIALS = { accessKeyId: 'AKIDLOCALFAKE', secretAccessKey: 'local-opensearch-fake' };
+const LOCAL_AOSS_REGION = 'us-east-1';
+
 /** Starts the embedded runtime: PGlite + pgvector, the object stores, the bus and the state machines. */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const root = resolve(options.root ?? process.cwd());
@@ -89,7 +94,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
   // Locally the routing decision log line is the audit trail; EMF metrics would only flood stdout.
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-  const config = parseConfig(env);
+  // VECTOR_STORE=opensearch without an endpoint: chunks go to the in-process fake of the collection's REST API.
+  const openSearchFake: OpenSearchFake | undefined =
+    env.VECTOR_STORE === 'opensearch' && !env.OPENSEARCH_ENDPOINT
+      ? await startOpenSearchFake({ credentials: LOCAL_AOSS_CREDENTIALS, region: LOCAL_AOSS_REGION })
+      : undefined;
+  const config = parseConfig(openSearchFake ? { ...env, OPENSEARCH_ENDPOINT: openSearchFake.endpoint } : env);
   const project = loadServerlessProject(root);
   const temporary = options.dataDir ? undefined : await mkdtemp(join(tmpdir(), 'composable-ai-'));
   const dataDir = options.dataDir ? resolve(options.dataDir) : (temporary as string);
@@ -125,6 +135,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     documents,
     staging,
     sql,
+    ...(config.vectorStore.kind === 'opensearch'
+      ? {
+          searchEngine: createOpenSearchClient({
+            endpoint: config.vectorStore.endpoint,
+            // the fake checks signatures made with its own credentials; a real collection gets the machine's
+            ...(openSearchFake ? { credentials: LOCAL_AOSS_CREDENTIALS, region: LOCAL_AOSS_REGION } : {}),
+          }),
+        }
+      : {}),
     embedder: options.wrapEmbedder ? options.wrapEmbedder(embedder) : embedder,
     textModel: options.wrapTextModel ? options.wrapTextModel(textModel) : textModel,
     events: bus.publisher(),
@@ -207,6 +226,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       await sfn.history.flush();
       await sql.close();
       await dynamo.close();
+      await openSearchFake?.close();
       if (temporary) await rm(temporary, { recursive: true, force: true });
     },
   };

@@ -47,6 +47,15 @@ const Env = z.object({
     .string()
     .regex(/^((arn:aws[a-z-]*:bedrock:[a-z0-9-]+:\d{12}:guardrail\/)?[a-z0-9]{1,64})?$/, 'is not a guardrail id or ARN')
     .optional(),
+  /** Where chunks are stored and searched: PostgreSQL + pgvector (default) or an OpenSearch Serverless collection. */
+  VECTOR_STORE: z.enum(['pgvector', 'opensearch']).default('pgvector'),
+  /** The collection endpoint (https://<id>.<region>.aoss.amazonaws.com); required with VECTOR_STORE=opensearch. */
+  OPENSEARCH_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  /** Prefix of the collection's chunk indexes (one per embedding model and dimension). */
+  OPENSEARCH_INDEX_PREFIX: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,39}$/, 'is lower-case letters, digits and hyphens, starting with a letter')
+    .default('rag-chunks'),
   GUARDRAIL_VERSION: z
     .string()
     .regex(/^(DRAFT|[1-9][0-9]{0,7})$/, 'is DRAFT or a version number')
@@ -70,6 +79,8 @@ export type AppConfig = Readonly<{
     bm25: { k1: number; b: number };
   };
   router: { strategy: 'heuristic' | 'judge' | 'cascade' | 'learned' };
+  /** Where chunks live: pgvector in the same PostgreSQL as the documents table, or OpenSearch Serverless. */
+  vectorStore: { kind: 'pgvector' } | { kind: 'opensearch'; endpoint: string; indexPrefix: string };
   /** The Bedrock guardrail free-text facts are screened with, when one is configured. */
   guardrail?: { id: string; version: string };
 }>;
@@ -105,6 +116,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): AppConfig {
       bm25: { k1: e.BM25_K1, b: e.BM25_B },
     },
     router: { strategy: e.ROUTER_STRATEGY },
+    vectorStore: vectorStoreConfig(e),
     ...(e.GUARDRAIL_ID ? { guardrail: { id: e.GUARDRAIL_ID, version: e.GUARDRAIL_VERSION } } : {}),
   });
 }
@@ -121,6 +133,18 @@ function embeddingConfig(e: z.infer<typeof Env>): AppConfig['embedding'] {
   }
   const dimensions = e.EMBEDDING_DIMENSIONS ?? 1024;
   return { provider, modelId: provider === 'bedrock' ? e.EMBEDDING_MODEL_ID : HASHED_MODEL_ID, dimensions };
+}
+
+function vectorStoreConfig(e: z.infer<typeof Env>): AppConfig['vectorStore'] {
+  if (e.VECTOR_STORE === 'pgvector') return { kind: 'pgvector' };
+  if (!e.OPENSEARCH_ENDPOINT) {
+    throw new ConfigurationError('Invalid configuration: VECTOR_STORE=opensearch needs OPENSEARCH_ENDPOINT');
+  }
+  return {
+    kind: 'opensearch',
+    endpoint: e.OPENSEARCH_ENDPOINT.replace(/\/+$/, ''),
+    indexPrefix: e.OPENSEARCH_INDEX_PREFIX,
+  };
 }
 
 let cached: AppConfig | undefined;

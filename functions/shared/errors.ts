@@ -98,10 +98,21 @@ export class ModelInvocationError extends NamedError {
 
 // ---- index -----------------------------------------------------------------------------------
 
-/** The database is not reachable right now (Aurora resuming from auto-pause, connection limits). */
+/** The index is not reachable right now (Aurora resuming from auto-pause, connection limits; OpenSearch 5xx). */
 export class IndexUnavailableError extends NamedError {
   override readonly name = 'IndexUnavailableError';
   override readonly transient = true;
+}
+
+/** The search engine (OpenSearch Serverless) throttled the request (HTTP 429): retry with backoff. */
+export class IndexThrottledError extends NamedError {
+  override readonly name = 'IndexThrottledError';
+  override readonly transient = true;
+}
+
+/** The search engine refused the request as malformed or not allowed (a 4xx other than 429): a bug or a policy gap. */
+export class IndexRequestError extends NamedError {
+  override readonly name = 'IndexRequestError';
 }
 
 // ---- routing ---------------------------------------------------------------------------------
@@ -223,6 +234,8 @@ export const ERROR_CLASSES = [
   ModelContextWindowError,
   ModelInvocationError,
   IndexUnavailableError,
+  IndexThrottledError,
+  IndexRequestError,
   PromptNotFoundError,
   PromptVariableMissingError,
   PromptTooLargeError,

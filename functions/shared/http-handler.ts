@@ -36,6 +36,7 @@ const STATUS_BY_ERROR: Record<string, number> = {
   ModelTimeoutError: 503,
   AllTiersFailedError: 503,
   IndexUnavailableError: 503,
+  IndexThrottledError: 503,
 };
 
 /**

@@ -66,6 +66,25 @@ export interface SqlClient {
   transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T>;
 }
 
+/** A JSON (or NDJSON) request to a search engine's REST API, relative to the collection endpoint. */
+export interface SearchEngineRequest {
+  method: 'GET' | 'PUT' | 'POST' | 'DELETE' | 'HEAD';
+  /** e.g. `/my-index/_search`; no query string (use `query`). */
+  path: string;
+  query?: Record<string, string>;
+  /** An object is sent as JSON; a string as is (NDJSON for `_bulk`). */
+  body?: unknown;
+}
+
+/**
+ * An OpenSearch REST API (OpenSearch Serverless with SigV4 for `aoss`, or the local fake). Resolves with the status
+ * and parsed body of any 2xx response, and of a 404 (callers decide what a missing index means); throws
+ * IndexThrottledError on 429, IndexUnavailableError on 5xx or a network failure, IndexRequestError on other 4xx.
+ */
+export interface SearchEngineClient {
+  request<T = unknown>(req: SearchEngineRequest): Promise<{ status: number; body: T }>;
+}
+
 export interface ObjectInfo {
   key: string;
   size: number;
@@ -388,6 +407,8 @@ export interface Ports {
   /** Intermediate artifacts of running executions (chunk and embedding batches); expire after a day. */
   staging: ObjectStore;
   sql: SqlClient;
+  /** The OpenSearch collection chunks are stored in; present only with VECTOR_STORE=opensearch. */
+  searchEngine?: SearchEngineClient;
   embedder: Embedder;
   textModel: TextModel;
   events: EventPublisher;

@@ -49,6 +49,7 @@ const DATA_PLANE_ACTIONS = [
   'lambda:InvokeFunction',
   'dynamodb:*',
   'cloudfront-keyvaluestore:*',
+  'aoss:APIAccessAll',
 ];
 
 /**
@@ -67,6 +68,7 @@ const ZIP_LIMIT_EXCEPTIONS: Record<string, number> = {
 let packageDir: string;
 let resources: Record<string, Resource>;
 let outputs: Record<string, { Value: unknown }>;
+let conditions: Record<string, unknown>;
 
 /** The CloudFormation logical id the framework gives a function's AWS::Lambda::Function. */
 function lambdaLogicalId(functionKey: string): string {
@@ -217,8 +219,13 @@ beforeAll(() => {
     throw new Error(`sls package failed (${run.error?.message ?? run.status}):\n${run.stdout}${run.stderr}`);
   const template = JSON.parse(
     readFileSync(join(packageDir, 'out', 'cloudformation-template-update-stack.json'), 'utf8'),
-  ) as { Resources: Record<string, Resource>; Outputs: Record<string, { Value: unknown }> };
+  ) as {
+    Resources: Record<string, Resource>;
+    Outputs: Record<string, { Value: unknown }>;
+    Conditions: Record<string, unknown>;
+  };
   resources = template.Resources;
+  conditions = template.Conditions;
   outputs = template.Outputs;
 }, 960_000);
 
@@ -885,6 +892,45 @@ describe('sls package', () => {
     });
   });
 
+  it('holds the OpenSearch Serverless vector collection and its policies only when vectorStore=opensearch', () => {
+    const chosen = ['RagEncryptionPolicy', 'RagNetworkPolicy', 'RagDataAccessPolicy', 'RagCollection'].map((id) => {
+      const r = resource(id) as Resource & { Condition?: string };
+      return [id, r.Type, r.Condition, r.Properties?.Type];
+    });
+    const collectionName = resource('RagCollection').Properties?.Name as string;
+    const dataPolicy = JSON.stringify(resource('RagDataAccessPolicy').Properties?.Policy);
+    const env = (resource('SearchChunksLambdaFunction').Properties?.Environment ?? {}) as { Variables?: Node };
+    const policy = (resource('RagCollectionAccessPolicy').Properties?.PolicyDocument ?? {}) as {
+      Statement?: Statement[];
+    };
+    const grant = policy.Statement?.[0];
+
+    expect(chosen).toEqual([
+      ['RagEncryptionPolicy', 'AWS::OpenSearchServerless::SecurityPolicy', 'OpenSearchChosen', 'encryption'],
+      ['RagNetworkPolicy', 'AWS::OpenSearchServerless::SecurityPolicy', 'OpenSearchChosen', 'network'],
+      ['RagDataAccessPolicy', 'AWS::OpenSearchServerless::AccessPolicy', 'OpenSearchChosen', 'data'],
+      ['RagCollection', 'AWS::OpenSearchServerless::Collection', 'OpenSearchChosen', 'VECTORSEARCH'],
+    ]);
+    expect(collectionName).toMatch(/^[a-z][a-z0-9-]{2,31}$/);
+    expect(resource('RagCollection').DependsOn).toEqual(['RagEncryptionPolicy', 'RagNetworkPolicy']);
+    expect(dataPolicy).toContain(`index/${collectionName}/*`);
+    expect(dataPolicy).toContain('IamRoleLambdaExecution');
+    expect(grant).toMatchObject({
+      Action: ['aoss:APIAccessAll'],
+      Resource: { 'Fn::GetAtt': ['RagCollection', 'Arn'] },
+    });
+    // the default deploys none of it: the condition compares the default param with "opensearch"
+    expect(conditions.OpenSearchChosen).toEqual({ 'Fn::Equals': ['pgvector', 'opensearch'] });
+    expect(env.Variables?.VECTOR_STORE).toBe('pgvector');
+    expect(env.Variables?.OPENSEARCH_ENDPOINT).toEqual({
+      'Fn::If': [
+        'OpenSearchChosen',
+        { 'Fn::GetAtt': ['RagCollection', 'CollectionEndpoint'] },
+        { Ref: 'AWS::NoValue' },
+      ],
+    });
+  });
+
   it('grants no data-plane action on every resource, in any role', () => {
     const roles = ofType('AWS::IAM::Role');
 
@@ -892,8 +938,9 @@ describe('sls package', () => {
       allowStatements(role).flatMap((s) => dataPlaneWildcardGrants(s).map((action) => `${id}: ${action}`)),
     );
 
-    // The one separate policy: extract-memory's guardrail permission, which exists only when a guardrail is
-    // configured (resources/memory.yml); it grants ApplyGuardrail on that guardrail, never a data-plane wildcard.
+    // The separate policies exist only when chosen: extract-memory's guardrail permission when a guardrail is
+    // configured (resources/memory.yml), ApplyGuardrail on that guardrail; the RAG collection's when
+    // vectorStore=opensearch (resources/opensearch.yml), aoss:APIAccessAll on that collection. No data-plane wildcard.
     const policies = ofType('AWS::IAM::Policy') as [string, Resource & { Condition?: string }][];
     const policyStatements = policies.flatMap(([, p]) => {
       const document = (p.Properties?.PolicyDocument ?? { Statement: [] }) as { Statement: Statement[] };
@@ -904,8 +951,9 @@ describe('sls package', () => {
     expect(grants).toEqual([]);
     expect(policies.map(([id, p]) => [id, p.Condition])).toEqual([
       ['MemoryGuardrailPolicy', 'MemoryGuardrailConfigured'],
+      ['RagCollectionAccessPolicy', 'OpenSearchChosen'],
     ]);
-    expect(policyStatements.map((s) => s.Action)).toEqual([['bedrock:ApplyGuardrail']]);
+    expect(policyStatements.map((s) => s.Action)).toEqual([['bedrock:ApplyGuardrail'], ['aoss:APIAccessAll']]);
     expect(policyStatements.flatMap(dataPlaneWildcardGrants)).toEqual([]);
     expect(ofType('AWS::IAM::ManagedPolicy')).toEqual([]);
   });

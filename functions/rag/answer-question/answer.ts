@@ -3,10 +3,10 @@ import { renderPrompt } from '../../prompts/registry.js';
 import type { GenerateResponse } from '../../router/route-with-cascade/schemas.js';
 import { recordEmbeddingUsage } from '../../router/usage.js';
 import type { Ports } from '../../shared/runtime.js';
-import * as index from '../chunk-index.js';
+import { vectorStoreOf } from '../vector-store.js';
 import type { Answer, EmbedQueryInput, GenerateInput, Hit, SearchInput } from './schemas.js';
 
-type Deps = Pick<Ports, 'config' | 'sql' | 'embedder' | 'workflows'>;
+type Deps = Pick<Ports, 'config' | 'sql' | 'searchEngine' | 'embedder' | 'workflows'>;
 
 /**
  * EmbedQuery: the question as a vector, with the same embedder that indexed the documents; `model` names it, so
@@ -39,7 +39,8 @@ export async function embedQuery(
  */
 export async function searchChunks(input: SearchInput, deps: Deps): Promise<{ hits: Hit[] }> {
   const s = deps.config.search;
-  const hits = await index.searchChunks(deps.sql, {
+  const store = vectorStoreOf(deps);
+  const hits = await store.search({
     tenantId: input.tenantId,
     embedding: input.embedding,
     embeddingModel: deps.embedder.modelId,
@@ -51,10 +52,7 @@ export async function searchChunks(input: SearchInput, deps: Deps): Promise<{ hi
     bm25: s.bm25,
     onePerDocument: input.onePerDocument ?? false,
   });
-  const pages = await index.pagesOfChunks(
-    deps.sql,
-    hits.map((h) => h.chunkId),
-  );
+  const pages = await store.pagesOfChunks(hits.map((h) => h.chunkId));
   return {
     hits: hits.map((h) => {
       const page = pages.get(h.chunkId);

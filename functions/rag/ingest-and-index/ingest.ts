@@ -11,11 +11,12 @@ import {
 } from '../../shared/errors.js';
 import type { Ports } from '../../shared/runtime.js';
 import * as index from '../chunk-index.js';
+import { vectorStoreOf } from '../vector-store.js';
 import { type Chunk, chunkDocument, chunkPages, type DocumentContentType, resolveContentType } from './chunker.js';
 import { extractPdfText } from './pdf.js';
 import type { BatchInput, Chunking, FailureInput, LoadedDocument, S3ObjectEvent } from './schemas.js';
 
-type Deps = Pick<Ports, 'config' | 'documents' | 'staging' | 'sql' | 'embedder' | 'events'>;
+type Deps = Pick<Ports, 'config' | 'documents' | 'staging' | 'sql' | 'searchEngine' | 'embedder' | 'events'>;
 type EmbedDeps = Deps & Pick<Ports, 'usage'>;
 
 /** `tenants/<id>/…` belongs to tenant <id>; every other key to `default`. */
@@ -239,7 +240,7 @@ export async function indexBatch(input: BatchInput, deps: Deps): Promise<{ batch
   const rows = indexRows({ documentKey, version, tenantId }, chunks, vectors, deps.embedder.modelId, {
     embeddingModel: deps.embedder.modelId,
   });
-  const indexed = await index.indexChunks(deps.sql, rows);
+  const indexed = await vectorStoreOf(deps).indexChunks(rows);
   return { batch: input.batch.index, indexed };
 }
 
@@ -250,12 +251,15 @@ async function removeStaged(deps: Deps, documentKey: string, version: string, ba
   }
 }
 
-/** PublishVersion: atomically makes the version live (old chunks go in the same transaction). */
+/**
+ * PublishVersion: atomically makes the version live (pgvector: old chunks go in the same transaction; OpenSearch:
+ * the documents row switches, then the old chunks are deleted, and searches only ever see the live version).
+ */
 export async function publish(
   input: { documentKey: string; version: string; expectedChunks: number; batchCount: number },
   deps: Deps,
 ): Promise<{ chunkCount: number; replacedVersion: string | null }> {
-  const result = await index.publishVersion(deps.sql, input);
+  const result = await vectorStoreOf(deps).publishVersion(input);
   await removeStaged(deps, input.documentKey, input.version, input.batchCount);
   return result;
 }
@@ -272,7 +276,7 @@ export async function emitDocumentIndexed(
 
 /** DiscardSupersededVersion: drops a version that lost the race against a newer upload or a deletion. */
 export async function discardSuperseded(input: { documentKey: string; version: string }, deps: Deps): Promise<void> {
-  await index.discardVersion(deps.sql, { ...input, error: null });
+  await vectorStoreOf(deps).discardVersion({ ...input, error: null });
 }
 
 /** MarkDocumentFailed: records the failure; the previous live version, if any, stays searchable. */
@@ -280,7 +284,7 @@ export async function markFailed(input: FailureInput, deps: Deps): Promise<{ doc
   const documentKey = input.detail.object.key;
   const error = `${input.error.Error}: ${input.error.Cause ?? ''}`.slice(0, 2000);
   if (input.document && input.document.outcome === 'started') {
-    await index.discardVersion(deps.sql, { documentKey, version: input.document.version, error });
+    await vectorStoreOf(deps).discardVersion({ documentKey, version: input.document.version, error });
   } else if (input.detail.object.sequencer === undefined) {
     await index.recordBulkFailure(deps.sql, { documentKey, tenantId: tenantOf(documentKey), error });
   } else {
@@ -303,7 +307,7 @@ export async function removeDocument(
   const { sequencer } = event.detail.object;
   // The schema lets only a BulkIngest Object Created event go without a sequencer.
   if (sequencer === undefined) throw new InputValidationError(`the deletion of ${documentKey} has no sequencer`);
-  const result = await index.deleteDocument(deps.sql, { documentKey, tenantId: tenantOf(documentKey), sequencer });
+  const result = await vectorStoreOf(deps).deleteDocument({ documentKey, tenantId: tenantOf(documentKey), sequencer });
   return result === 'stale'
     ? { documentKey, removedChunks: 0, stale: true }
     : { documentKey, removedChunks: result.removedChunks, stale: false };

@@ -14,6 +14,7 @@ import { createEventBridgePublisher } from './eventbridge-publisher.js';
 import { kvsKeyValueApi } from './kvs-edge-store.js';
 import { createOfflineEmbedder } from './offline-embedder.js';
 import { offlineTextModel } from './offline-text-model.js';
+import { createOpenSearchClient } from './opensearch-client.js';
 import { createRdsDataSql } from './rds-data-sql.js';
 import { createS3ObjectStore } from './s3-object-store.js';
 import { createSfnWorkflows } from './sfn-workflows.js';
@@ -54,6 +55,9 @@ export function createAwsPorts(): Ports {
     documents: createS3ObjectStore(env.DOCUMENTS_BUCKET),
     staging: createS3ObjectStore(env.STAGING_BUCKET),
     sql: createRdsDataSql({ resourceArn: env.DB_CLUSTER_ARN, secretArn: env.DB_SECRET_ARN, database: env.DB_NAME }),
+    ...(cfg.vectorStore.kind === 'opensearch'
+      ? { searchEngine: createOpenSearchClient({ endpoint: cfg.vectorStore.endpoint }) }
+      : {}),
     embedder: awsEmbedder(cfg),
     textModel: bedrock ? bedrockTextModel : offlineTextModel,
     events: createEventBridgePublisher(env.EVENT_BUS_NAME),

@@ -1,0 +1,341 @@
+/**
+ * The vector-store contract, run against both adapters: pgvector on PGlite, and OpenSearch Serverless against the
+ * local fake of its REST API (signed requests, verified by the fake). Document bookkeeping is PostgreSQL's in both.
+ */
+import { beginIngest, getDocumentStatus, type IndexedChunk, migrate } from '../../functions/rag/chunk-index.js';
+import { createOpenSearchStore } from '../../functions/rag/opensearch-store.js';
+import { createPgvectorStore, type SearchQuery, type VectorStore } from '../../functions/rag/vector-store.js';
+import { createOpenSearchClient } from '../../functions/shared/adapters/opensearch-client.js';
+import type { SqlClient } from '../../functions/shared/ports.js';
+import { type OpenSearchFake, startOpenSearchFake } from '../../local/opensearch-fake.js';
+import { createPgliteSql } from '../../local/pglite-sql.js';
+
+const DIMS = 8;
+const MODEL = 'test/axes-v1';
+const OTHER_MODEL = 'test/other-v1';
+const REGION = 'eu-west-1';
+const CREDENTIALS = { accessKeyId: 'AKIDCONTRACTTEST', secretAccessKey: 'contract-test-secret' };
+const BM25 = { k1: 0.9, b: 0.4 };
+
+function unit(axis: number): number[] {
+  return Array.from({ length: DIMS }, (_, i) => (i === axis ? 1 : 0));
+}
+
+/** A vector between two others: t = 0 is a, t = 1 is b. */
+function blend(a: number[], b: number[], t: number): number[] {
+  return a.map((x, i) => x * (1 - t) + (b[i] ?? 0) * t);
+}
+
+interface Doc {
+  documentKey: string;
+  tenantId: string;
+  version: string;
+  sequencer: string;
+  contentHash: string;
+}
+
+function doc(documentKey: string, tenantId: string, version: string, sequencer = '0001'): Doc {
+  return { documentKey, tenantId, version, sequencer, contentHash: `hash-${documentKey}-${version}` };
+}
+
+function chunk(
+  d: Doc,
+  ordinal: number,
+  content: string,
+  embedding: number[],
+  extra: Partial<IndexedChunk> = {},
+): IndexedChunk {
+  return {
+    chunkId: `${d.documentKey}@${d.version}#${ordinal}`,
+    documentKey: d.documentKey,
+    version: d.version,
+    tenantId: d.tenantId,
+    ordinal,
+    heading: null,
+    content,
+    tokenCount: content.split(' ').length,
+    embedding,
+    embeddingModel: MODEL,
+    metadata: { ordinal },
+    ...extra,
+  };
+}
+
+interface Subject {
+  store: VectorStore;
+  /** The error a publish with chunks missing raises (see the README: OpenSearch cannot tell missing from unrefreshed). */
+  incompleteError: string;
+  close(): Promise<void>;
+}
+
+type Factory = (sql: SqlClient) => Promise<Subject>;
+
+const adapters: Array<[string, Factory]> = [
+  [
+    'pgvector',
+    async (sql) => ({
+      store: createPgvectorStore(sql),
+      incompleteError: 'IncompleteVersionError',
+      close: async () => {},
+    }),
+  ],
+  [
+    'opensearch',
+    async (sql) => {
+      const fake: OpenSearchFake = await startOpenSearchFake({ credentials: CREDENTIALS, region: REGION });
+      const client = createOpenSearchClient({ endpoint: fake.endpoint, region: REGION, credentials: CREDENTIALS });
+      return {
+        store: createOpenSearchStore({ client, sql, indexPrefix: 'contract', bm25: BM25 }),
+        incompleteError: 'IndexUnavailableError',
+        close: () => fake.close(),
+      };
+    },
+  ],
+];
+
+describe.each(adapters)('vector store contract: %s', (_name, factory) => {
+  let sql: SqlClient & { close(): Promise<void> };
+  let subject: Subject;
+  let store: VectorStore;
+
+  beforeAll(async () => {
+    sql = await createPgliteSql();
+    await migrate(sql, { modelId: MODEL, dimensions: DIMS });
+    await migrate(sql, { modelId: OTHER_MODEL, dimensions: DIMS });
+  });
+
+  afterAll(async () => {
+    await sql.close();
+  });
+
+  beforeEach(async () => {
+    await sql.query('truncate documents, chunks, tenant_terms, tenant_stats');
+    subject = await factory(sql);
+    store = subject.store;
+  });
+
+  afterEach(async () => {
+    await subject.close();
+  });
+
+  async function ingest(d: Doc, chunks: IndexedChunk[]): Promise<void> {
+    await beginIngest(sql, d);
+    await store.indexChunks(chunks);
+    await store.publishVersion({ documentKey: d.documentKey, version: d.version, expectedChunks: chunks.length });
+  }
+
+  function query(tenantId: string, embedding: number[], queryText: string, extra: Partial<SearchQuery> = {}) {
+    return store.search({
+      tenantId,
+      embedding,
+      embeddingModel: MODEL,
+      queryText,
+      topK: 10,
+      candidates: 10,
+      efSearch: 40,
+      fusion: { method: 'rrf', k: 60 },
+      bm25: BM25,
+      ...extra,
+    });
+  }
+
+  it('ranks by vector when no word matches, the same order on every store', async () => {
+    const a = doc('t1/a.md', 't1', 'v1');
+    await ingest(a, [
+      chunk(a, 0, 'first passage', unit(0)),
+      chunk(a, 1, 'second passage', blend(unit(0), unit(1), 0.3)),
+      chunk(a, 2, 'third passage', blend(unit(0), unit(1), 0.8)),
+      chunk(a, 3, 'fourth passage', unit(2)),
+    ]);
+
+    const hits = await query('t1', unit(0), 'zzzqqq', { fusion: { method: 'weighted', vectorWeight: 0.3 } });
+
+    expect(hits.map((h) => h.chunkId)).toEqual(['t1/a.md@v1#0', 't1/a.md@v1#1', 't1/a.md@v1#2', 't1/a.md@v1#3']);
+    expect(hits.map((h) => h.vectorRank)).toEqual([1, 2, 3, 4]);
+    expect(hits.every((h) => h.textRank === null)).toBe(true);
+    expect(hits[0]?.score).toBeCloseTo(0.3, 6);
+    expect(hits[3]?.score).toBeCloseTo(0, 6);
+  });
+
+  it('finds a chunk by its words alone (BM25 branch), with a text rank', async () => {
+    const a = doc('t1/a.md', 't1', 'v1');
+    await ingest(a, [
+      chunk(a, 0, 'the invoice deadline is the fifth of each month', unit(3)),
+      chunk(a, 1, 'holiday requests go through the portal', unit(4)),
+    ]);
+
+    const hits = await query('t1', unit(0), 'invoice deadline');
+
+    expect(hits[0]?.chunkId).toBe('t1/a.md@v1#0');
+    expect(hits[0]?.textRank).toBe(1);
+    expect(hits.find((h) => h.chunkId === 't1/a.md@v1#1')?.textRank ?? null).toBeNull();
+  });
+
+  it('a chunk first in both branches ranks first under RRF', async () => {
+    const a = doc('t1/a.md', 't1', 'v1');
+    await ingest(a, [
+      chunk(a, 0, 'parking permits for visitors', unit(0)),
+      chunk(a, 1, 'visitors sign in at reception', unit(5)),
+      chunk(a, 2, 'canteen opening hours', blend(unit(0), unit(5), 0.2)),
+    ]);
+
+    const hits = await query('t1', unit(0), 'parking permits');
+
+    expect(hits[0]).toMatchObject({ chunkId: 't1/a.md@v1#0', vectorRank: 1, textRank: 1 });
+    expect(hits[0]?.score).toBeCloseTo(2 / 61, 6);
+  });
+
+  it("never returns another tenant's chunks", async () => {
+    const mine = doc('t1/a.md', 't1', 'v1');
+    const theirs = doc('t2/b.md', 't2', 'v1');
+    await ingest(mine, [chunk(mine, 0, 'our travel policy', unit(1))]);
+    await ingest(theirs, [chunk(theirs, 0, 'their travel policy', unit(0))]);
+
+    const hits = await query('t1', unit(0), 'travel policy');
+
+    expect(hits.map((h) => h.documentKey)).toEqual(['t1/a.md']);
+  });
+
+  it('a tenant without documents gets no hits', async () => {
+    const hits = await query('nobody', unit(0), 'anything at all');
+
+    expect(hits).toEqual([]);
+  });
+
+  it('never compares vectors of another embedding model', async () => {
+    const a = doc('t1/a.md', 't1', 'v1');
+    const b = doc('t1/b.md', 't1', 'v1');
+    await ingest(a, [chunk(a, 0, 'alpha', unit(1))]);
+    await ingest(b, [chunk(b, 0, 'beta', unit(0), { embeddingModel: OTHER_MODEL })]);
+
+    const hits = await query('t1', unit(0), 'zzzqqq');
+
+    expect(hits.map((h) => h.documentKey)).toEqual(['t1/a.md']);
+  });
+
+  it('keeps a pending version out of search until it is published, then replaces the old one', async () => {
+    const v1 = doc('t1/a.md', 't1', 'v1', '0001');
+    const v2 = doc('t1/a.md', 't1', 'v2', '0002');
+    await ingest(v1, [chunk(v1, 0, 'old wording of the rule', unit(0))]);
+    await beginIngest(sql, v2);
+    await store.indexChunks([chunk(v2, 0, 'new wording of the rule', unit(0)), chunk(v2, 1, 'an annex', unit(1))]);
+
+    const during = await query('t1', unit(0), 'wording rule');
+    const published = await store.publishVersion({ documentKey: 't1/a.md', version: 'v2', expectedChunks: 2 });
+    const after = await query('t1', unit(0), 'wording rule');
+
+    expect(during.map((h) => h.chunkId)).toEqual(['t1/a.md@v1#0']);
+    expect(published).toEqual({ chunkCount: 2, replacedVersion: 'v1' });
+    expect(after.map((h) => h.chunkId).sort()).toEqual(['t1/a.md@v2#0', 't1/a.md@v2#1']);
+    expect(await getDocumentStatus(sql, 't1/a.md')).toMatchObject({
+      state: 'indexed',
+      liveVersion: 'v2',
+      chunkCount: 2,
+    });
+  });
+
+  it('a retried batch adds no chunk, and a retried publish returns the same result', async () => {
+    const a = doc('t1/a.md', 't1', 'v1');
+    const chunks = [chunk(a, 0, 'one', unit(0)), chunk(a, 1, 'two', unit(1))];
+    await beginIngest(sql, a);
+    await store.indexChunks(chunks);
+    await store.indexChunks(chunks);
+
+    const first = await store.publishVersion({ documentKey: 't1/a.md', version: 'v1', expectedChunks: 2 });
+    const retry = await store.publishVersion({ documentKey: 't1/a.md', version: 'v1', expectedChunks: 2 });
+    const hits = await query('t1', unit(0), 'one two');
+
+    expect(first).toEqual({ chunkCount: 2, replacedVersion: null });
+    expect(retry).toEqual({ chunkCount: 2, replacedVersion: null });
+    expect(hits.map((h) => h.chunkId).sort()).toEqual(['t1/a.md@v1#0', 't1/a.md@v1#1']);
+  });
+
+  it('refuses to publish a version with chunks missing, and the previous version stays live', async () => {
+    const v1 = doc('t1/a.md', 't1', 'v1', '0001');
+    const v2 = doc('t1/a.md', 't1', 'v2', '0002');
+    await ingest(v1, [chunk(v1, 0, 'kept', unit(0))]);
+    await beginIngest(sql, v2);
+    await store.indexChunks([chunk(v2, 0, 'partial', unit(0))]);
+
+    const publish = store.publishVersion({ documentKey: 't1/a.md', version: 'v2', expectedChunks: 3 });
+
+    await expect(publish).rejects.toMatchObject({ name: subject.incompleteError });
+    expect((await query('t1', unit(0), 'kept')).map((h) => h.chunkId)).toEqual(['t1/a.md@v1#0']);
+    expect(await getDocumentStatus(sql, 't1/a.md')).toMatchObject({ liveVersion: 'v1' });
+  });
+
+  it('a superseded version cannot be published', async () => {
+    const v1 = doc('t1/a.md', 't1', 'v1', '0001');
+    const v2 = doc('t1/a.md', 't1', 'v2', '0002');
+    await beginIngest(sql, v1);
+    await store.indexChunks([chunk(v1, 0, 'older', unit(0))]);
+    await beginIngest(sql, v2);
+
+    const publish = store.publishVersion({ documentKey: 't1/a.md', version: 'v1', expectedChunks: 1 });
+
+    await expect(publish).rejects.toMatchObject({ name: 'DocumentSupersededError' });
+  });
+
+  it('discarding a pending version drops its chunks and marks the document failed; the live one stays', async () => {
+    const v1 = doc('t1/a.md', 't1', 'v1', '0001');
+    const v2 = doc('t1/a.md', 't1', 'v2', '0002');
+    await ingest(v1, [chunk(v1, 0, 'live text', unit(0))]);
+    await beginIngest(sql, v2);
+    await store.indexChunks([chunk(v2, 0, 'doomed text', unit(0))]);
+
+    await store.discardVersion({ documentKey: 't1/a.md', version: 'v2', error: 'EmbeddingFailed' });
+    await store.discardVersion({ documentKey: 't1/a.md', version: 'v1', error: null });
+    const republish = store.publishVersion({ documentKey: 't1/a.md', version: 'v2', expectedChunks: 1 });
+
+    await expect(republish).rejects.toMatchObject({ name: 'DocumentSupersededError' });
+    expect((await query('t1', unit(0), 'text')).map((h) => h.chunkId)).toEqual(['t1/a.md@v1#0']);
+    expect(await getDocumentStatus(sql, 't1/a.md')).toMatchObject({
+      state: 'failed',
+      liveVersion: 'v1',
+      lastError: 'EmbeddingFailed',
+    });
+  });
+
+  it('deleting a document removes its chunks from search; an older deletion event is stale', async () => {
+    const a = doc('t1/a.md', 't1', 'v1', '0005');
+    const b = doc('t1/b.md', 't1', 'v1', '0005');
+    await ingest(a, [chunk(a, 0, 'gone soon', unit(0)), chunk(a, 1, 'also gone', unit(1))]);
+    await ingest(b, [chunk(b, 0, 'stays', unit(0))]);
+
+    const stale = await store.deleteDocument({ documentKey: 't1/b.md', tenantId: 't1', sequencer: '0001' });
+    const deleted = await store.deleteDocument({ documentKey: 't1/a.md', tenantId: 't1', sequencer: '0009' });
+    const hits = await query('t1', unit(0), 'gone stays');
+
+    expect(stale).toBe('stale');
+    expect(deleted).toEqual({ removedChunks: 2 });
+    expect(hits.map((h) => h.documentKey)).toEqual(['t1/b.md']);
+    expect(await getDocumentStatus(sql, 't1/a.md')).toMatchObject({ state: 'deleted', liveVersion: null });
+  });
+
+  it('onePerDocument keeps the best chunk of each document; topK bounds the hits', async () => {
+    const a = doc('t1/a.md', 't1', 'v1');
+    const b = doc('t1/b.md', 't1', 'v1');
+    await ingest(a, [chunk(a, 0, 'alpha one', unit(0)), chunk(a, 1, 'alpha two', blend(unit(0), unit(1), 0.1))]);
+    await ingest(b, [chunk(b, 0, 'beta one', blend(unit(0), unit(1), 0.5)), chunk(b, 1, 'beta two', unit(1))]);
+
+    const onePer = await query('t1', unit(0), 'zzzqqq', { onePerDocument: true });
+    const top2 = await query('t1', unit(0), 'zzzqqq', { topK: 2 });
+
+    expect(onePer.map((h) => h.chunkId)).toEqual(['t1/a.md@v1#0', 't1/b.md@v1#0']);
+    expect(top2.map((h) => h.chunkId)).toEqual(['t1/a.md@v1#0', 't1/a.md@v1#1']);
+  });
+
+  it('reports the page of chunks from paged documents (PDF) only', async () => {
+    const a = doc('t1/a.pdf', 't1', 'v1');
+    await ingest(a, [
+      chunk(a, 0, 'cover', unit(0), { metadata: { ordinal: 0, page: 1 } }),
+      chunk(a, 1, 'body', unit(1), { metadata: { ordinal: 1, page: 4 } }),
+    ]);
+    const b = doc('t1/b.md', 't1', 'v1');
+    await ingest(b, [chunk(b, 0, 'markdown', unit(2))]);
+
+    const pages = await store.pagesOfChunks(['t1/a.pdf@v1#0', 't1/a.pdf@v1#1', 't1/b.md@v1#0']);
+
+    expect(Object.fromEntries(pages)).toEqual({ 't1/a.pdf@v1#0': 1, 't1/a.pdf@v1#1': 4 });
+  });
+});
