@@ -104,6 +104,16 @@ export class IndexUnavailableError extends NamedError {
   override readonly transient = true;
 }
 
+/** The building index generation cannot go live yet: some live documents have no complete chunks in it. */
+export class GenerationIncompleteError extends NamedError {
+  override readonly name = 'GenerationIncompleteError';
+}
+
+/** A query vector was made by another model than the live index generation's (the generation switched meanwhile). */
+export class EmbeddingModelChangedError extends NamedError {
+  override readonly name = 'EmbeddingModelChangedError';
+}
+
 // ---- routing ---------------------------------------------------------------------------------
 
 /** The prompt (plus the requested output) does not fit the context window of any catalog model. */
@@ -223,6 +233,8 @@ export const ERROR_CLASSES = [
   ModelContextWindowError,
   ModelInvocationError,
   IndexUnavailableError,
+  GenerationIncompleteError,
+  EmbeddingModelChangedError,
   PromptNotFoundError,
   PromptVariableMissingError,
   PromptTooLargeError,

@@ -118,6 +118,7 @@ describe('EmbedBatch billing', () => {
       version: 'v-0001',
       tenantId,
       batch: { index: 0, count: 2 },
+      generations: [{ id: 1, modelId: TITAN, dimensions: 2 }],
     };
     const deps = { staging, embedder, usage: ledger } as unknown as Parameters<typeof embedBatch>[1];
 
