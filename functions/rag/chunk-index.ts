@@ -1111,12 +1111,12 @@ fused as (
   full outer join text_hits t on t.chunk_id = v.chunk_id
 ),
 ranked as (
-  select f.*, c.document_key, c.heading, c.content, c.embedding_model,
+  select f.*, c.document_key, c.heading, c.content, c.embedding_model, c.generation,
     row_number() over (partition by c.document_key order by f.score desc, f.chunk_id) as in_document
   from fused f
   join chunks c on c.chunk_id = f.chunk_id and c.generation = ${LIVE_GENERATION}
 )
-select chunk_id, document_key, heading, content, score, vector_rank, text_rank, embedding_model
+select chunk_id, document_key, heading, content, score, vector_rank, text_rank, embedding_model, generation
 from ranked
 where in_document = 1 or not $9::boolean
 order by score desc, chunk_id
@@ -1132,6 +1132,7 @@ interface SearchRow {
   vector_rank: number | null;
   text_rank: number | null;
   embedding_model: string;
+  generation: number;
 }
 
 /**
@@ -1168,8 +1169,9 @@ export async function searchChunks(sql: SqlClient, q: SearchQuery): Promise<Sear
       fusionParam,
       q.onePerDocument ?? false,
     ]);
-    const other = res.rows.find((r) => r.embedding_model !== space.modelId);
-    if (other) throw changed(other.embedding_model);
+    // a switch between the check above and the statement (a same-model switch to another dimension included)
+    const other = res.rows.find((r) => Number(r.generation) !== live.id);
+    if (other) throw changed(`${other.embedding_model} (generation ${other.generation})`);
     return res.rows.map(toSearchHit);
   });
 }

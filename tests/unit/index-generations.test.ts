@@ -1,3 +1,4 @@
+import { searchChunks as searchStep } from '../../functions/rag/answer-question/answer.js';
 import {
   activeGenerations,
   beginBulkIngest,
@@ -13,12 +14,13 @@ import {
   searchChunks,
   switchGeneration,
 } from '../../functions/rag/chunk-index.js';
+import { parseConfig } from '../../functions/shared/config.js';
 import {
   EmbeddingModelChangedError,
   GenerationIncompleteError,
   IncompleteVersionError,
 } from '../../functions/shared/errors.js';
-import type { SqlClient } from '../../functions/shared/ports.js';
+import type { Embedder, SqlClient, SqlParam, SqlResult } from '../../functions/shared/ports.js';
 import { createPgliteSql } from '../../local/pglite-sql.js';
 
 // Index generations in chunk-index.ts: what migrate makes of a changed model, what ingest writes while a generation
@@ -306,5 +308,104 @@ describe('ingest while a generation builds, and the switch', () => {
       `select generation, count(*)::int as n from chunks where document_key = 'd1' group by generation`,
     );
     expect(left.rows).toEqual([{ generation: 1, n: 2 }]);
+  });
+
+  describe('a switch between the live-generation check and the search statement', () => {
+    /**
+     * The SqlClient as a search sees it when another connection commits the switch right after the search's
+     * live-generation check: that first read answers the generations as they were, everything else sees the switch.
+     */
+    function switchingAfterCheck(): SqlClient {
+      let switched = false;
+      return {
+        query: (text, params) => sql.query(text, params),
+        async transaction(fn) {
+          if (switched) return sql.transaction(fn);
+          switched = true;
+          const before = await sql.query(
+            `select id, model_id, dimensions, state from index_generations where state in ('building', 'live')
+             order by case state when 'live' then 0 else 1 end`,
+          );
+          await sql.query(`update index_generations set state = 'retired' where state = 'live'`);
+          await sql.query(`update index_generations set state = 'live' where state = 'building'`);
+          let checked = false;
+          return sql.transaction((tx) =>
+            fn({
+              query: async <T>(text: string, params?: readonly SqlParam[]): Promise<SqlResult<T>> => {
+                if (!checked && text.includes('from index_generations')) {
+                  checked = true;
+                  return before as SqlResult<T>;
+                }
+                return tx.query<T>(text, params);
+              },
+              transaction: (inner) => inner(tx),
+            }),
+          );
+        },
+      };
+    }
+
+    beforeEach(async () => {
+      for (const doc of [
+        { key: DOC1.key, version: DOC1.version, texts: TEXTS },
+        { key: DOC2.key, version: DOC2.version, texts: ['harbour glacier ice'] },
+      ]) {
+        await indexChunks(sql, rows(doc, doc.texts, B, 2));
+        await publishVersion(sql, {
+          documentKey: doc.key,
+          version: doc.version,
+          expectedChunks: doc.texts.length,
+          generations: [2],
+          reembed: true,
+        });
+      }
+    });
+
+    it('is noticed on the rows returned: EmbeddingModelChangedError, never a result of two generations', async () => {
+      const client = switchingAfterCheck();
+
+      await expect(
+        searchChunks(client, {
+          tenantId: TENANT,
+          embedding: axis(A, 0),
+          embeddingModel: A.modelId,
+          queryText: 'harbour',
+          topK: 10,
+          candidates: 10,
+          efSearch: 40,
+          fusion: { method: 'rrf', k: 60 },
+          bm25: { k1: 0.9, b: 0.4 },
+        }),
+      ).rejects.toThrow(EmbeddingModelChangedError);
+    });
+
+    it('makes SearchChunks embed the question again with the new live model and return its results', async () => {
+      const fake = (space: EmbeddingSpace): Embedder => ({
+        ...space,
+        embed: async (texts) => texts.map(() => axis(space, 0)),
+      });
+      const deps = {
+        config: parseConfig({ EMBEDDER: 'hashed' }),
+        sql: switchingAfterCheck(),
+        embedder: fake(B),
+        embedderFor: fake,
+        workflows: { startSync: async () => ({ executionId: 'none', status: 'FAILED' as const }) },
+      };
+
+      const { hits } = await searchStep(
+        {
+          question: 'harbour',
+          tenantId: TENANT,
+          userId: 'u1',
+          topK: 10,
+          embedding: axis(A, 0),
+          embeddingModel: A.modelId,
+        },
+        deps,
+      );
+
+      expect(new Set(hits.map((h) => h.embeddingModel))).toEqual(new Set([B.modelId]));
+      expect(new Set(hits.map((h) => h.documentKey))).toEqual(new Set(['d1', 'd2']));
+    });
   });
 });
