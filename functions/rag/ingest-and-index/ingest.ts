@@ -119,8 +119,7 @@ export async function loadDocument(event: S3ObjectEvent, deps: Deps): Promise<Lo
           version: versionOf(sequencer),
           sequencer,
         };
-  const { outcome } = registered;
-  let { version } = registered;
+  let { outcome, version } = registered;
   if (outcome === 'reembed' && sequencer !== undefined) {
     // an upload of the live content: its live version gets the building generation's chunks
     version = (await index.getDocumentStatus(deps.sql, documentKey))?.liveVersion ?? version;
@@ -131,6 +130,8 @@ export async function loadDocument(event: S3ObjectEvent, deps: Deps): Promise<Lo
     modelId,
     dimensions,
   }));
+  // the building generation went live or was cancelled since the check: the content is live, nothing to do
+  if (outcome === 'reembed' && generations.length === 0) outcome = 'unchanged';
   return {
     documentKey,
     tenantId,
