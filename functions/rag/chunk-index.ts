@@ -1007,9 +1007,10 @@ export interface SearchHit {
 // estimated at one row per chunk, true of live chunks, so the HNSW and GIN indexes compete on their own costs.
 // The lookup also keeps the live index generation's rows only (the building one holds a copy of the same chunks).
 const LIVE_GENERATION = `(select g.id from index_generations g where g.state = 'live')`;
+const OF_LIVE_GENERATION = `c.generation = ${LIVE_GENERATION}`;
 const LIVE_CHUNK = `cross join lateral (
       select 1 from documents d where d.document_key = c.document_key and d.live_version = c.version
-        and c.generation = ${LIVE_GENERATION} limit 1
+        and ${OF_LIVE_GENERATION} limit 1
     ) live`;
 
 /**
