@@ -1,5 +1,6 @@
 import './polyfills.js';
 import { join } from 'node:path';
+import { generationStatus } from '../functions/rag/chunk-index.js';
 import { ingestCorpus, listCorpus } from './corpus.js';
 import { ingesting } from './readiness.js';
 import { createLocalServer, isLoopback, listenHost } from './server.js';
@@ -27,6 +28,14 @@ async function main(): Promise<void> {
   out.write(
     `  models: embeddings ${stack.ports.embedder.modelId} (${stack.ports.embedder.dimensions} dims), text ${stack.config.modelProvider === 'bedrock' ? 'Bedrock Converse, per config/model-catalog.yaml' : 'offline/extractive-v1 standing in for every catalog model'}\n`,
   );
+
+  const generations = await generationStatus(stack.ports.sql);
+  if (generations.building) {
+    const { live, building } = generations;
+    out.write(
+      `  index: search uses generation ${live.id} (${live.modelId}, ${live.dimensions} dims) until generation ${building.id} (${building.modelId}) holds every document: ${building.documentsDone}/${building.documentsTotal} now; start the re-embed run with POST /executions {"stateMachine":"bulk-ingest","input":{"reembed":true}}, progress at GET /index-generations\n`,
+    );
+  }
 
   // GET /health answers 503 {"status":"ingesting","done":…,"total":…} until the corpus is in, then 200 {"status":"ok",…}
   const files = process.env.SKIP_CORPUS === '1' ? [] : await listCorpus(corpusDir);
@@ -59,7 +68,8 @@ async function main(): Promise<void> {
     });
     if (out.isTTY) out.write('\n');
     const chunks = await stack.ports.sql.query<{ n: number }>(
-      'select count(*)::int as n from chunks c join documents d on d.document_key = c.document_key and d.live_version = c.version',
+      `select count(*)::int as n from chunks c join documents d on d.document_key = c.document_key and d.live_version = c.version
+       where c.generation = (select id from index_generations where state = 'live')`,
     );
     out.write(
       `Indexed ${report.succeeded}/${report.documents} documents, ${chunks.rows[0]?.n ?? 0} chunks, in ${(report.millis / 1000).toFixed(1)} s\n`,

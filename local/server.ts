@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { getDocumentStatus } from '../functions/rag/chunk-index.js';
+import { generationStatus, getDocumentStatus } from '../functions/rag/chunk-index.js';
 import { DocumentKey } from '../functions/rag/ingest-and-index/schemas.js';
 import { assertSafeJson, errorBody, SECURITY_HEADERS } from '../functions/shared/http-handler.js';
 import { isResponse, sendCloudFrontResponse, viewerRequestFromHttp } from './cloudfront-function.js';
@@ -221,6 +221,12 @@ export function createLocalServer(stack: LocalStack, readiness: Readiness = read
     if (method === 'GET' && path === '/health') {
       const health = healthReply(readiness);
       return send(res, health.statusCode, health.body);
+    }
+
+    // The embedding-model migration's progress: the live index generation, the building one with its documents
+    // done / total, and retired ones whose chunks are not purged yet (README, "Changing the embedding model").
+    if (method === 'GET' && path === '/index-generations') {
+      return send(res, 200, await generationStatus(stack.ports.sql));
     }
 
     // CloudFront's /precomputed/* behaviour: the viewer-request function answers hits and bad tokens itself;

@@ -23,7 +23,7 @@ import { createLocalEdgeStore, createLocalKeyValueStore, type LocalKeyValueStore
 import { LocalEventBus } from './event-bus.js';
 import { currentTask, ExecutionHistory, retentionFromEnv } from './execution-history.js';
 import { createLocalInvoker } from './lambda.js';
-import { createModels } from './models.js';
+import { createEmbedderFor, createModels } from './models.js';
 import { createDirectoryObjectStore } from './object-store.js';
 import { type OpenSearchFake, startOpenSearchFake } from './opensearch-fake.js';
 import { createPgliteSql } from './pglite-sql.js';
@@ -87,6 +87,22 @@ function nextSequencer(): string {
 const LOCAL_AOSS_CREDENTIALS = { accessKeyId: 'AKIDLOCALFAKE', secretAccessKey: 'local-opensearch-fake' };
 const LOCAL_AOSS_REGION = 'us-east-1';
 
+/** One embedder per model and dimension (USE lite loads its weights once). */
+function memoize(
+  make: (space: { modelId: string; dimensions: number }) => Embedder,
+): (space: { modelId: string; dimensions: number }) => Embedder {
+  const made = new Map<string, Embedder>();
+  return (space) => {
+    const key = `${space.modelId}\u0000${space.dimensions}`;
+    let embedder = made.get(key);
+    if (!embedder) {
+      embedder = make(space);
+      made.set(key, embedder);
+    }
+    return embedder;
+  };
+}
+
 /** Starts the embedded runtime: PGlite + pgvector, the object stores, the bus and the state machines. */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const root = resolve(options.root ?? process.cwd());
@@ -145,6 +161,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         }
       : {}),
     embedder: options.wrapEmbedder ? options.wrapEmbedder(embedder) : embedder,
+    embedderFor: memoize((space) => createEmbedderFor(config, space)),
     textModel: options.wrapTextModel ? options.wrapTextModel(textModel) : textModel,
     events: bus.publisher(),
     usage: createDynamoUsageLedger({ tableName: 'UsageTable', endpoint: dynamo.endpoint }),

@@ -4,7 +4,13 @@
  * Everything goes through the SqlClient port, so the same SQL runs on Aurora (RDS Data API) and PGlite.
  */
 import { createHash } from 'node:crypto';
-import { ConfigurationError, DocumentSupersededError, IncompleteVersionError } from '../shared/errors.js';
+import {
+  ConfigurationError,
+  DocumentSupersededError,
+  EmbeddingModelChangedError,
+  GenerationIncompleteError,
+  IncompleteVersionError,
+} from '../shared/errors.js';
 import type { SqlClient, SqlParam } from '../shared/ports.js';
 
 // ---- schema ----------------------------------------------------------------------------------
@@ -144,6 +150,37 @@ function migrations(dimensions: number): Migration[] {
         group by c.tenant_id
         on conflict (tenant_id) do nothing`,
     },
+    // Index generations (README, "Changing the embedding model"): each generation is one embedding model's copy of
+    // the live documents' chunks. One is live (searched); while the configured model differs, one is building
+    // (written by every ingest and by the re-embed run, never searched); the switch retires the live one.
+    {
+      id: '0022_index_generations',
+      sql: `create table if not exists index_generations (
+        id int primary key,
+        model_id text not null,
+        dimensions int not null,
+        state text not null check (state in ('building', 'live', 'retired')),
+        created_at timestamptz not null default now(),
+        switched_at timestamptz,
+        retired_at timestamptz
+      )`,
+    },
+    {
+      id: '0023_one_live_one_building_generation',
+      sql: `create unique index if not exists index_generations_one_per_state on index_generations (state)
+        where state in ('building', 'live')`,
+    },
+    // Chunks written before generations existed belong to generation 1 (ensureGenerations creates it, live).
+    {
+      id: '0024_chunks_generation',
+      sql: 'alter table chunks add column if not exists generation int not null default 1',
+    },
+    { id: '0025_chunks_generation_no_default', sql: 'alter table chunks alter column generation drop default' },
+    // A chunk keeps its id in every generation (citations and feedback stay valid across a switch).
+    {
+      id: '0026_chunks_key_per_generation',
+      sql: 'alter table chunks drop constraint chunks_pkey, add primary key (chunk_id, generation)',
+    },
   ];
 }
 
@@ -203,8 +240,221 @@ export async function migrate(sql: SqlClient, space: EmbeddingSpace): Promise<{ 
       applied.push(m.id);
     }
     await tx.query(createModelIndexSql(space));
+    await ensureGenerations(tx, space);
     return { applied };
   });
+}
+
+// ---- index generations -----------------------------------------------------------------------
+
+export type GenerationState = 'building' | 'live' | 'retired';
+
+export interface IndexGeneration extends EmbeddingSpace {
+  id: number;
+  state: GenerationState;
+}
+
+interface GenerationRow {
+  id: number;
+  model_id: string;
+  dimensions: number;
+  state: GenerationState;
+}
+
+const toGeneration = (r: GenerationRow): IndexGeneration => ({
+  id: Number(r.id),
+  modelId: r.model_id,
+  dimensions: Number(r.dimensions),
+  state: r.state,
+});
+
+const sameSpace = (a: EmbeddingSpace, b: EmbeddingSpace) => a.modelId === b.modelId && a.dimensions === b.dimensions;
+
+/**
+ * Makes the generations agree with the configured (target) model, in migrate's transaction. The first run creates
+ * generation 1, live, for the model the existing chunks were embedded with (the target on an empty index). A target
+ * that differs from the live model gets a building generation (one that was building for another model is retired);
+ * a target equal to the live model cancels a building one. Never touches the live generation's chunks.
+ */
+async function ensureGenerations(tx: SqlClient, target: EmbeddingSpace): Promise<void> {
+  const existing = await tx.query<GenerationRow>(
+    `select id, model_id, dimensions, state from index_generations where state in ('building', 'live')`,
+  );
+  let live = existing.rows.map(toGeneration).find((g) => g.state === 'live');
+  const building = existing.rows.map(toGeneration).find((g) => g.state === 'building');
+  if (!live) {
+    const found = await tx.query<{ model_id: string; dimensions: number }>(
+      `select embedding_model as model_id, embedding_dimensions as dimensions from chunks
+       group by embedding_model, embedding_dimensions order by count(*) desc, embedding_model limit 1`,
+    );
+    const row = found.rows[0];
+    const space = row ? { modelId: row.model_id, dimensions: Number(row.dimensions) } : target;
+    await tx.query(
+      `insert into index_generations (id, model_id, dimensions, state, switched_at)
+       values ((select coalesce(max(id), 0) + 1 from index_generations), $1, $2, 'live', now())`,
+      [space.modelId, space.dimensions],
+    );
+    // Chunks written before generations existed (0024 put them in generation 1) belong to the live one.
+    await tx.query('update chunks set generation = (select id from index_generations where state = $1)', ['live']);
+    const created = await tx.query<{ id: number }>('select id from index_generations where state = $1', ['live']);
+    live = { id: Number(created.rows[0]?.id), ...space, state: 'live' };
+  }
+  if (building && sameSpace(building, target)) return;
+  if (building) {
+    await tx.query(`update index_generations set state = 'retired', retired_at = now() where id = $1`, [building.id]);
+  }
+  if (sameSpace(live, target)) return;
+  await tx.query(
+    `insert into index_generations (id, model_id, dimensions, state)
+     values ((select coalesce(max(id), 0) + 1 from index_generations), $1, $2, 'building')`,
+    [target.modelId, target.dimensions],
+  );
+}
+
+/** The live generation and the building one, if any: what an ingest writes (live first). */
+export async function activeGenerations(sql: SqlClient): Promise<IndexGeneration[]> {
+  const res = await sql.query<GenerationRow>(
+    `select id, model_id, dimensions, state from index_generations where state in ('building', 'live')
+     order by case state when 'live' then 0 else 1 end`,
+  );
+  const generations = res.rows.map(toGeneration);
+  if (generations[0]?.state !== 'live') {
+    throw new ConfigurationError('the index has no live generation: run the database migrations (migrate) first');
+  }
+  return generations;
+}
+
+/** The generation searches read. */
+export async function liveGeneration(sql: SqlClient): Promise<IndexGeneration> {
+  return (await activeGenerations(sql))[0] as IndexGeneration;
+}
+
+export interface GenerationStatus {
+  live: IndexGeneration;
+  /** The generation being built, and how many live documents it holds complete (documentsDone of documentsTotal). */
+  building: (IndexGeneration & { documentsDone: number; documentsTotal: number }) | null;
+  /** Retired generations whose chunks are not purged yet. */
+  retiredPendingPurge: number[];
+}
+
+// Live documents whose live version has all its chunks in generation $1 (the switch's condition, per document).
+const COMPLETE_IN_GENERATION = `(select count(*) from chunks c
+    where c.document_key = d.document_key and c.version = d.live_version and c.generation = $1) = d.live_chunk_count`;
+
+/** The migration's progress, for GET /health locally and the re-embed run's output. */
+export async function generationStatus(sql: SqlClient): Promise<GenerationStatus> {
+  const [live, building] = await activeGenerations(sql);
+  const retired = await sql.query<{ generation: number }>(
+    `select distinct c.generation from chunks c join index_generations g on g.id = c.generation
+     where g.state = 'retired' order by 1`,
+  );
+  let progress: GenerationStatus['building'] = null;
+  if (building) {
+    const counted = await sql.query<{ total: number; done: number }>(
+      `select count(*)::int as total, count(*) filter (where ${COMPLETE_IN_GENERATION})::int as done
+       from documents d where d.live_version is not null`,
+      [building.id],
+    );
+    progress = {
+      ...building,
+      documentsDone: Number(counted.rows[0]?.done ?? 0),
+      documentsTotal: Number(counted.rows[0]?.total ?? 0),
+    };
+  }
+  return {
+    live: live as IndexGeneration,
+    building: progress,
+    retiredPendingPurge: retired.rows.map((r) => Number(r.generation)),
+  };
+}
+
+/**
+ * Makes the building generation live, in one transaction, when every live document has all the chunks of its live
+ * version in it (checked in SQL, with the documents table locked against writes so no publish slips in between);
+ * the live one is retired (purgeRetiredGenerations drops its chunks later). The BM25 statistics are rebuilt from the
+ * new generation's chunks in the same transaction. `switched: false` when no generation is building.
+ */
+export async function switchGeneration(
+  sql: SqlClient,
+): Promise<{ switched: boolean; live: IndexGeneration; retired: number | null }> {
+  return sql.transaction(async (tx) => {
+    // Blocks writers of documents (publish, delete) until commit; searches (plain reads) go on.
+    await tx.query('lock table documents in exclusive mode');
+    await tx.query('select id from index_generations where state in ($1, $2) for update', ['building', 'live']);
+    const [live, building] = await activeGenerations(tx);
+    if (!building) return { switched: false, live: live as IndexGeneration, retired: null };
+    const missing = await tx.query<{ document_key: string }>(
+      `select d.document_key from documents d where d.live_version is not null and not ${COMPLETE_IN_GENERATION}
+       order by d.document_key`,
+      [building.id],
+    );
+    if (missing.rows.length > 0) {
+      const sample = missing.rows
+        .slice(0, 5)
+        .map((r) => r.document_key)
+        .join(', ');
+      throw new GenerationIncompleteError(
+        `generation ${building.id} (${building.modelId}, ${building.dimensions} dims) lacks ${missing.rows.length} live document(s), e.g. ${sample}: re-run the re-embed`,
+      );
+    }
+    const previous = live as IndexGeneration;
+    await tx.query(`update index_generations set state = 'retired', retired_at = now() where id = $1`, [previous.id]);
+    await tx.query(`update index_generations set state = 'live', switched_at = now() where id = $1`, [building.id]);
+    await rebuildTermStatistics(tx, building.id);
+    return { switched: true, live: { ...building, state: 'live' }, retired: previous.id };
+  });
+}
+
+/** Recomputes tenant_terms and tenant_stats from the live versions' chunks of one generation. */
+async function rebuildTermStatistics(tx: SqlClient, generation: number): Promise<void> {
+  await tx.query(
+    `update chunks c set text_length = ${CHUNK_LENGTH} where c.generation = $1 and c.text_length is null`,
+    [generation],
+  );
+  await tx.query('delete from tenant_terms');
+  await tx.query('delete from tenant_stats');
+  await tx.query(
+    `insert into tenant_terms (tenant_id, lexeme, df)
+     select c.tenant_id, u.lexeme, count(*)::int from chunks c
+     join documents d on d.document_key = c.document_key and d.live_version = c.version
+     cross join unnest(c.tsv) u where c.generation = $1
+     group by c.tenant_id, u.lexeme order by c.tenant_id, u.lexeme`,
+    [generation],
+  );
+  await tx.query(
+    `insert into tenant_stats (tenant_id, chunk_count, total_length)
+     select c.tenant_id, count(*)::int, coalesce(sum(c.text_length), 0) from chunks c
+     join documents d on d.document_key = c.document_key and d.live_version = c.version
+     where c.generation = $1 group by c.tenant_id`,
+    [generation],
+  );
+}
+
+/**
+ * Deletes the chunks of retired generations, at most `limit` rows per call (a large index is purged over several
+ * calls, each a short transaction); idempotent. Returns how many rows it removed: 0 when nothing is left.
+ */
+export async function purgeRetiredGenerations(sql: SqlClient, limit = 5000): Promise<{ removedChunks: number }> {
+  const res = await sql.query(
+    `delete from chunks where (chunk_id, generation) in (
+       select c.chunk_id, c.generation from chunks c join index_generations g on g.id = c.generation
+       where g.state = 'retired' limit $1)`,
+    [limit],
+  );
+  return { removedChunks: res.affectedRows };
+}
+
+/** Whether a document's live version has all its chunks in a generation (the re-embed skips it then). */
+async function completeIn(tx: SqlClient, documentKey: string, generation: number): Promise<boolean> {
+  const res = await tx.query<{ complete: boolean }>(
+    `select ${COMPLETE_IN_GENERATION} as complete from documents d where d.document_key = $2`,
+    [generation, documentKey],
+  );
+  return res.rows[0]?.complete === true;
+}
+
+async function buildingGeneration(tx: SqlClient): Promise<IndexGeneration | undefined> {
+  return (await activeGenerations(tx))[1];
 }
 
 // ---- sequencers ------------------------------------------------------------------------------
@@ -223,7 +473,11 @@ export function compareSequencers(a: string, b: string): number {
 
 // ---- document lifecycle ----------------------------------------------------------------------
 
-export type BeginOutcome = 'started' | 'unchanged' | 'stale';
+/**
+ * `started`: a new version to chunk, embed for every active generation and publish. `reembed`: the content is the
+ * live version's, but the building generation lacks its chunks: embed the live version for that generation only.
+ */
+export type BeginOutcome = 'started' | 'unchanged' | 'stale' | 'reembed';
 
 export interface IngestRequest {
   documentKey: string;
@@ -272,7 +526,7 @@ export async function beginIngest(sql: SqlClient, doc: IngestRequest): Promise<B
         doc.documentKey,
         doc.sequencer,
       ]);
-      return 'unchanged';
+      return (await needsReembed(tx, doc.documentKey)) ? 'reembed' : 'unchanged';
     }
     await tx.query(
       `update documents set tenant_id = $2, state = 'ingesting', pending_version = $3, pending_hash = $4,
@@ -282,6 +536,12 @@ export async function beginIngest(sql: SqlClient, doc: IngestRequest): Promise<B
     );
     return 'started';
   });
+}
+
+/** True while a generation is building and lacks the document's live version (its content is unchanged). */
+async function needsReembed(tx: SqlClient, documentKey: string): Promise<boolean> {
+  const building = await buildingGeneration(tx);
+  return building !== undefined && !(await completeIn(tx, documentKey, building.id));
 }
 
 /** The sequencer a bulk item stands on when its key was never seen: older than any S3 event's. */
@@ -320,8 +580,12 @@ export async function beginBulkIngest(
     const sequencer = row?.last_sequencer ?? BULK_BASE_SEQUENCER;
     const version = doc.versionFor(sequencer);
     if (!row || row.state === 'deleted') return { outcome: 'stale', version, sequencer };
-    if (row.state === 'indexed' && row.live_hash === doc.contentHash)
+    if (row.state === 'indexed' && row.live_hash === doc.contentHash) {
+      if (await needsReembed(tx, doc.documentKey)) {
+        return { outcome: 'reembed', version: row.live_version ?? version, sequencer };
+      }
       return { outcome: 'unchanged', version, sequencer };
+    }
     await tx.query(
       `update documents set tenant_id = $2, state = 'ingesting', pending_version = $3, pending_hash = $4,
          updated_at = now()
@@ -368,10 +632,12 @@ export interface IndexedChunk {
   embedding: number[];
   /** The model that made `embedding` (its dimension is recorded beside it). */
   embeddingModel: string;
+  /** The index generation the row belongs to (default: the live one). */
+  generation?: number;
   metadata?: Record<string, unknown>;
 }
 
-const CHUNK_PARAMS = 12;
+const CHUNK_PARAMS = 13;
 
 /**
  * Upserts chunk rows in one statement, so a retried batch never duplicates; returns the rows written.
@@ -394,16 +660,17 @@ export async function indexChunks(sql: SqlClient, chunks: IndexedChunk[]): Promi
       JSON.stringify(c.metadata ?? {}),
       c.embeddingModel,
       c.embedding.length,
+      c.generation ?? null,
     );
     const p = (n: number) => `$${i * CHUNK_PARAMS + n}`;
-    return `(${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}, ${p(9)}::vector, ${p(10)}::jsonb, ${p(11)}, ${p(12)})`;
+    return `(${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}, ${p(9)}::vector, ${p(10)}::jsonb, ${p(11)}, ${p(12)}, coalesce(${p(13)}::int, (select id from index_generations where state = 'live')))`;
   });
   const res = await sql.query(
     `insert into chunks
        (chunk_id, document_key, version, tenant_id, ordinal, heading, content, token_count, embedding, metadata,
-        embedding_model, embedding_dimensions)
+        embedding_model, embedding_dimensions, generation)
      values ${tuples.join(', ')}
-     on conflict (chunk_id) do update set
+     on conflict (chunk_id, generation) do update set
        tenant_id = excluded.tenant_id, ordinal = excluded.ordinal, heading = excluded.heading,
        content = excluded.content, token_count = excluded.token_count, embedding = excluded.embedding,
        metadata = excluded.metadata, embedding_model = excluded.embedding_model,
@@ -418,13 +685,51 @@ function toVectorText(embedding: readonly number[]): string {
   return `[${embedding.join(',')}]`;
 }
 
-/** Atomically makes a fully indexed version the live one and drops the chunks of every other version. */
+async function countChunksIn(tx: SqlClient, documentKey: string, version: string, generation: number): Promise<number> {
+  const counted = await tx.query<{ n: number }>(
+    'select count(*)::int as n from chunks where document_key = $1 and version = $2 and generation = $3',
+    [documentKey, version, generation],
+  );
+  return Number(counted.rows[0]?.n ?? 0);
+}
+
+/**
+ * Atomically makes a fully indexed version the live one and drops the chunks of every other version (in every
+ * generation). `generations`: those the version was written for (default: the live one); it must hold all its
+ * chunks in each of them that is still active, and the live generation must be among them. With `reembed`, the
+ * version is already live and only gained a generation's chunks: they are checked, nothing else changes.
+ */
 export async function publishVersion(
   sql: SqlClient,
-  args: { documentKey: string; version: string; expectedChunks: number },
+  args: { documentKey: string; version: string; expectedChunks: number; generations?: number[]; reembed?: boolean },
 ): Promise<{ chunkCount: number; replacedVersion: string | null }> {
   return sql.transaction(async (tx) => {
     const row = await lockDocument(tx, args.documentKey);
+    const active = await activeGenerations(tx);
+    const live = active[0] as IndexGeneration;
+    const written = args.generations ?? [live.id];
+    const check = async () => {
+      for (const generation of active.filter((g) => written.includes(g.id))) {
+        const n = await countChunksIn(tx, args.documentKey, args.version, generation.id);
+        if (n !== args.expectedChunks) {
+          throw new IncompleteVersionError(
+            `${args.documentKey}: version ${args.version} has ${n} of ${args.expectedChunks} chunks in generation ${generation.id}`,
+          );
+        }
+      }
+    };
+    if (args.reembed) {
+      if (row?.live_version !== args.version) {
+        throw new DocumentSupersededError(`${args.documentKey}: version ${args.version} is no longer live`);
+      }
+      await check();
+      return { chunkCount: row.live_chunk_count, replacedVersion: null };
+    }
+    if (!written.includes(live.id)) {
+      throw new IncompleteVersionError(
+        `${args.documentKey}: version ${args.version} was embedded for generation(s) ${written.join(', ')}, but generation ${live.id} went live meanwhile: upload it again`,
+      );
+    }
     if (row?.pending_version !== args.version) {
       // A retry of a publish that already happened.
       if (row?.live_version === args.version && row.live_chunk_count === args.expectedChunks) {
@@ -432,17 +737,9 @@ export async function publishVersion(
       }
       throw new DocumentSupersededError(`${args.documentKey}: version ${args.version} is no longer pending`);
     }
-    const counted = await tx.query<{ n: number }>(
-      'select count(*)::int as n from chunks where document_key = $1 and version = $2',
-      [args.documentKey, args.version],
-    );
-    const chunkCount = Number(counted.rows[0]?.n ?? 0);
-    if (chunkCount !== args.expectedChunks) {
-      throw new IncompleteVersionError(
-        `${args.documentKey}: version ${args.version} has ${chunkCount} of ${args.expectedChunks} chunks`,
-      );
-    }
-    await updateTermStatistics(tx, args.documentKey, { add: args.version, remove: row.live_version });
+    await check();
+    const chunkCount = args.expectedChunks;
+    await updateTermStatistics(tx, args.documentKey, { add: args.version, remove: row.live_version }, live.id);
     await tx.query(
       `update documents set live_version = $2, live_hash = pending_hash, live_chunk_count = $3, state = 'indexed',
          pending_version = null, pending_hash = null, last_error = null, updated_at = now()
@@ -463,23 +760,26 @@ async function updateTermStatistics(
   tx: SqlClient,
   documentKey: string,
   versions: { add: string | null; remove: string | null },
+  generation: number,
 ): Promise<void> {
   if (versions.add === versions.remove) return;
   const { add, remove } = versions;
   if (add !== null) {
+    // every generation's rows: a building generation's length is ready when it goes live
     await tx.query(`update chunks c set text_length = ${CHUNK_LENGTH} where c.document_key = $1 and c.version = $2`, [
       documentKey,
       add,
     ]);
   }
-  // $2 is the version that goes live (+1), $3 the one that stops being live (-1); either may be null.
+  // $2 is the version that goes live (+1), $3 the one that stops being live (-1); either may be null. Only the live
+  // generation's chunks count ($4): another generation's copy of the same text would count it twice.
   const sign = 'case when c.version = $2 then 1 else -1 end';
-  const params = [documentKey, add, remove];
+  const params = [documentKey, add, remove, generation];
   await tx.query(
     `insert into tenant_terms (tenant_id, lexeme, df)
      select c.tenant_id, u.lexeme, sum(${sign})::int
      from chunks c cross join unnest(c.tsv) u
-     where c.document_key = $1 and (c.version = $2 or c.version = $3)
+     where c.document_key = $1 and (c.version = $2 or c.version = $3) and c.generation = $4
      group by c.tenant_id, u.lexeme
      order by c.tenant_id, u.lexeme
      on conflict (tenant_id, lexeme) do update set df = tenant_terms.df + excluded.df`,
@@ -489,11 +789,24 @@ async function updateTermStatistics(
     `insert into tenant_stats (tenant_id, chunk_count, total_length)
      select c.tenant_id, sum(${sign})::int, sum(${sign} * coalesce(c.text_length, ${CHUNK_LENGTH}))::bigint
      from chunks c
-     where c.document_key = $1 and (c.version = $2 or c.version = $3)
+     where c.document_key = $1 and (c.version = $2 or c.version = $3) and c.generation = $4
      group by c.tenant_id
      on conflict (tenant_id) do update set chunk_count = tenant_stats.chunk_count + excluded.chunk_count,
        total_length = tenant_stats.total_length + excluded.total_length`,
     params,
+  );
+}
+
+/** Drops a failed re-embed's rows: the version's chunks in the given generations, except the live one's. */
+export async function discardReembed(
+  sql: SqlClient,
+  args: { documentKey: string; version: string; generations: number[] },
+): Promise<void> {
+  if (args.generations.length === 0) return;
+  await sql.query(
+    `delete from chunks where document_key = $1 and version = $2 and generation = any($3::int[])
+       and generation <> ${LIVE_GENERATION}`,
+    [args.documentKey, args.version, `{${args.generations.join(',')}}`],
   );
 }
 
@@ -533,7 +846,12 @@ export async function deleteDocument(
     );
     const row = await lockDocument(tx, args.documentKey);
     if (!row || compareSequencers(row.last_sequencer, args.sequencer) > 0) return 'stale';
-    await updateTermStatistics(tx, args.documentKey, { add: null, remove: row.live_version });
+    await updateTermStatistics(
+      tx,
+      args.documentKey,
+      { add: null, remove: row.live_version },
+      (await liveGeneration(tx)).id,
+    );
     await tx.query(
       `update documents set state = 'deleted', live_version = null, live_hash = null, live_chunk_count = 0,
          pending_version = null, pending_hash = null, last_sequencer = $2, last_error = null, updated_at = now()
@@ -675,6 +993,8 @@ export interface SearchHit {
   score: number;
   vectorRank: number | null;
   textRank: number | null;
+  /** The model of the row the hit comes from (the live generation's). */
+  embeddingModel: string;
 }
 
 // Each branch takes its candidates ordered by its own metric in an inner query (so the planner can use the HNSW
@@ -685,8 +1005,12 @@ export interface SearchHit {
 // it expects (chunks / documents) live chunks instead of nearly all: reading the HNSW index in distance order
 // then looks like reading most of it, and it sorted every chunk instead, even at 100,000 chunks. The lookup is
 // estimated at one row per chunk, true of live chunks, so the HNSW and GIN indexes compete on their own costs.
+// The lookup also keeps the live index generation's rows only (the building one holds a copy of the same chunks).
+const LIVE_GENERATION = `(select g.id from index_generations g where g.state = 'live')`;
+const OF_LIVE_GENERATION = `c.generation = ${LIVE_GENERATION}`;
 const LIVE_CHUNK = `cross join lateral (
-      select 1 from documents d where d.document_key = c.document_key and d.live_version = c.version limit 1
+      select 1 from documents d where d.document_key = c.document_key and d.live_version = c.version
+        and ${OF_LIVE_GENERATION} limit 1
     ) live`;
 
 /**
@@ -788,12 +1112,12 @@ fused as (
   full outer join text_hits t on t.chunk_id = v.chunk_id
 ),
 ranked as (
-  select f.*, c.document_key, c.heading, c.content,
+  select f.*, c.document_key, c.heading, c.content, c.embedding_model, c.generation,
     row_number() over (partition by c.document_key order by f.score desc, f.chunk_id) as in_document
   from fused f
-  join chunks c on c.chunk_id = f.chunk_id
+  join chunks c on c.chunk_id = f.chunk_id and c.generation = ${LIVE_GENERATION}
 )
-select chunk_id, document_key, heading, content, score, vector_rank, text_rank
+select chunk_id, document_key, heading, content, score, vector_rank, text_rank, embedding_model, generation
 from ranked
 where in_document = 1 or not $9::boolean
 order by score desc, chunk_id
@@ -808,16 +1132,27 @@ interface SearchRow {
   score: number;
   vector_rank: number | null;
   text_rank: number | null;
+  embedding_model: string;
+  generation: number;
 }
 
 /**
- * Hybrid retrieval over a tenant's live chunks: pgvector cosine kNN over the query model's vectors and BM25 over
- * the text, fused (Fusion). A tenant with no documents gets no hits.
+ * Hybrid retrieval over a tenant's live chunks of the live index generation: pgvector cosine kNN over its model's
+ * vectors and BM25 over the text, fused (Fusion). A tenant with no documents gets no hits. The search is one
+ * statement (one snapshot): both branches and the rows returned are of the one generation live when it ran. Throws
+ * EmbeddingModelChangedError when the query vector is not of that generation's model (the caller embeds the query
+ * again): checked before, and on the rows returned, which carry their model, so a switch in between is caught too.
  */
 export async function searchChunks(sql: SqlClient, q: SearchQuery): Promise<SearchHit[]> {
   const space = { modelId: q.embeddingModel, dimensions: q.embedding.length };
   const fusionParam = q.fusion.method === 'rrf' ? q.fusion.k : q.fusion.vectorWeight;
   return sql.transaction(async (tx) => {
+    const live = await liveGeneration(tx);
+    const changed = (modelId: string) =>
+      new EmbeddingModelChangedError(
+        `the query vector is of ${space.modelId} (${space.dimensions} dims); the live index generation is of ${modelId}`,
+      );
+    if (!sameSpace(live, space)) throw changed(`${live.modelId} (${live.dimensions} dims)`);
     // Without iterative scans, HNSW returns at most ef_search rows before the tenant filter removes some.
     await tx.query(
       `select set_config('hnsw.ef_search', $1, true) as ef_search,
@@ -835,6 +1170,9 @@ export async function searchChunks(sql: SqlClient, q: SearchQuery): Promise<Sear
       fusionParam,
       q.onePerDocument ?? false,
     ]);
+    // a switch between the check above and the statement (a same-model switch to another dimension included)
+    const other = res.rows.find((r) => Number(r.generation) !== live.id);
+    if (other) throw changed(`${other.embedding_model} (generation ${other.generation})`);
     return res.rows.map(toSearchHit);
   });
 }
@@ -848,6 +1186,7 @@ function toSearchHit(row: SearchRow): SearchHit {
     score: Number(row.score),
     vectorRank: row.vector_rank === null ? null : Number(row.vector_rank),
     textRank: row.text_rank === null ? null : Number(row.text_rank),
+    embeddingModel: row.embedding_model,
   };
 }
 
@@ -863,6 +1202,7 @@ export async function exactVectorSearch(
        from chunks c
        join documents d on d.document_key = c.document_key and d.live_version = c.version
        where c.tenant_id = $1 and c.embedding_model = $4 and c.embedding_dimensions = $5
+         and c.generation = ${LIVE_GENERATION}
        order by c.embedding <=> $2::vector, c.chunk_id
        limit $3`,
       [q.tenantId, toVectorText(q.embedding), q.topK, q.embeddingModel, q.embedding.length],

@@ -35,7 +35,7 @@ function normalise(x: number | undefined, lo: number, hi: number): number {
 export function fuseCandidates(
   vector: readonly VectorCandidate[],
   text: readonly TextCandidate[],
-  options: { fusion: Fusion; topK: number; onePerDocument?: boolean },
+  options: { fusion: Fusion; topK: number; onePerDocument?: boolean; embeddingModel: string },
 ): SearchHit[] {
   const vectorRanked = [...vector].sort((a, b) => a.distance - b.distance || byId(a, b));
   const textRanked = [...text].sort((a, b) => b.textScore - a.textScore || byId(a, b));
@@ -65,6 +65,7 @@ export function fuseCandidates(
       score,
       vectorRank: vr?.rank ?? null,
       textRank: tr?.rank ?? null,
+      embeddingModel: options.embeddingModel,
     };
   });
   fused.sort((a, b) => b.score - a.score || byId(a, b));

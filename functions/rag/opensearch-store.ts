@@ -18,6 +18,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import {
+  ConfigurationError,
   DocumentSupersededError,
   IncompleteVersionError,
   IndexRequestError,
@@ -298,6 +299,7 @@ export function createOpenSearchStore(options: OpenSearchStoreOptions): VectorSt
 
     async publishVersion(args) {
       const { documentKey, version, expectedChunks } = args;
+      if (args.reembed || (args.generations?.length ?? 1) > 1) throw generationsUnsupported();
       const before = await documentRow(sql, documentKey, false);
       if (before?.pending_version !== version) {
         if (before?.live_version === version && Number(before.live_chunk_count) === expectedChunks) {
@@ -334,6 +336,10 @@ export function createOpenSearchStore(options: OpenSearchStoreOptions): VectorSt
       });
       await deleteChunks([byDocument(documentKey)], [byVersion(version)]);
       return { chunkCount: expectedChunks, replacedVersion: replaced };
+    },
+
+    async discardReembed() {
+      throw generationsUnsupported();
     },
 
     async discardVersion(args) {
@@ -426,6 +432,7 @@ export function createOpenSearchStore(options: OpenSearchStoreOptions): VectorSt
         fusion: q.fusion,
         topK: q.topK,
         onePerDocument: q.onePerDocument ?? false,
+        embeddingModel: q.embeddingModel,
       });
     },
 
@@ -443,4 +450,11 @@ export function createOpenSearchStore(options: OpenSearchStoreOptions): VectorSt
       );
     },
   };
+}
+
+/** Index generations (an embedding-model migration) run on pgvector only so far: README, "Vector store". */
+function generationsUnsupported(): ConfigurationError {
+  return new ConfigurationError(
+    'an embedding-model migration (a building index generation) is not supported with VECTOR_STORE=opensearch yet; deploy the previous EMBEDDING model again to cancel it',
+  );
 }

@@ -29,7 +29,13 @@ export interface VectorStore {
     documentKey: string;
     version: string;
     expectedChunks: number;
+    /** The index generations the version was written for (default: the live one); see chunk-index.ts. */
+    generations?: number[];
+    /** The version is already live and only gained a building generation's chunks: check them, change nothing else. */
+    reembed?: boolean;
   }): Promise<{ chunkCount: number; replacedVersion: string | null }>;
+  /** Drops a failed re-embed's chunks in the given generations (never the live generation's). */
+  discardReembed(args: { documentKey: string; version: string; generations: number[] }): Promise<void>;
   /** Drops a version that will not be published (never the live one) and, if it is still pending, marks it failed. */
   discardVersion(args: { documentKey: string; version: string; error: string | null }): Promise<void>;
   /** Removes every chunk of a document and marks it deleted, unless a newer event for the key was already seen. */
@@ -50,6 +56,7 @@ export function createPgvectorStore(sql: SqlClient): VectorStore {
     kind: 'pgvector',
     indexChunks: (chunks) => index.indexChunks(sql, chunks),
     publishVersion: (args) => index.publishVersion(sql, args),
+    discardReembed: (args) => index.discardReembed(sql, args),
     discardVersion: (args) => index.discardVersion(sql, args),
     deleteDocument: (args) => index.deleteDocument(sql, args),
     search: (q) => index.searchChunks(sql, q),

@@ -115,6 +115,16 @@ export class IndexRequestError extends NamedError {
   override readonly name = 'IndexRequestError';
 }
 
+/** The building index generation cannot go live yet: some live documents have no complete chunks in it. */
+export class GenerationIncompleteError extends NamedError {
+  override readonly name = 'GenerationIncompleteError';
+}
+
+/** A query vector was made by another model than the live index generation's (the generation switched meanwhile). */
+export class EmbeddingModelChangedError extends NamedError {
+  override readonly name = 'EmbeddingModelChangedError';
+}
+
 // ---- routing ---------------------------------------------------------------------------------
 
 /** The prompt (plus the requested output) does not fit the context window of any catalog model. */
@@ -236,6 +246,8 @@ export const ERROR_CLASSES = [
   IndexUnavailableError,
   IndexThrottledError,
   IndexRequestError,
+  GenerationIncompleteError,
+  EmbeddingModelChangedError,
   PromptNotFoundError,
   PromptVariableMissingError,
   PromptTooLargeError,

@@ -409,7 +409,13 @@ export interface Ports {
   sql: SqlClient;
   /** The OpenSearch collection chunks are stored in; present only with VECTOR_STORE=opensearch. */
   searchEngine?: SearchEngineClient;
+  /** The configured embedding model: the target of the index generations (README, "Changing the embedding model"). */
   embedder: Embedder;
+  /**
+   * The embedder of another model and dimension, e.g. the live index generation's while the configured model's is
+   * building; absent when only the configured one can be built. Throws ConfigurationError for an unknown model.
+   */
+  embedderFor?: (space: { modelId: string; dimensions: number }) => Embedder;
   textModel: TextModel;
   events: EventPublisher;
   usage: UsageLedger;

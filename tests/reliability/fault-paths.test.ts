@@ -28,6 +28,9 @@ const MODEL_ERRORS = {
   ModelContextWindowError: () => new ModelContextWindowError('ValidationException: input too long (injected)'),
 };
 const indexUnavailable = () => new IndexUnavailableError('RDS Data API: DatabaseResumingException (injected)');
+// EmbedQuery's one statement (the live index generation's model) and SearchChunks' first one (its HNSW settings)
+const isEmbedQuerySql = ([text]: readonly unknown[]) => String(text).includes('from index_generations');
+const isSearchSql = ([text]: readonly unknown[]) => String(text).includes('hnsw.ef_search');
 
 const LIGHTHOUSE = `# Lighthouses
 
@@ -80,8 +83,18 @@ describe('fault paths: every named Retry and Catch of the state machines runs on
       },
     );
 
+    it('EmbedQuery retries IndexUnavailableError (reading the live generation) and answers', async () => {
+      faults.fail('sql', indexUnavailable, { when: isEmbedQuerySql });
+
+      const record = await ask();
+
+      expect(faults.raised.get('sql')).toBe(1);
+      expect(record.status).toBe('SUCCEEDED');
+      expect(JSON.stringify(record.output)).toContain('faults/lighthouses.md');
+    });
+
     it('SearchChunks retries IndexUnavailableError (Aurora resuming) and answers', async () => {
-      faults.fail('sql', indexUnavailable);
+      faults.fail('sql', indexUnavailable, { when: isSearchSql });
 
       const record = await ask();
 
@@ -114,14 +127,37 @@ describe('fault paths: every named Retry and Catch of the state machines runs on
       },
     );
 
-    it('SearchChunks retries IndexUnavailableError (Aurora resuming) and returns the results', async () => {
-      faults.fail('sql', indexUnavailable);
+    it('EmbedQuery retries IndexUnavailableError (reading the live generation) and returns the results', async () => {
+      faults.fail('sql', indexUnavailable, { when: isEmbedQuerySql });
 
       const record = await search();
 
       expect(faults.raised.get('sql')).toBe(1);
       expect(record.status).toBe('SUCCEEDED');
       expect(JSON.stringify(record.output)).toContain('faults/lighthouses.md');
+    });
+
+    it('SearchChunks retries IndexUnavailableError (Aurora resuming) and returns the results', async () => {
+      faults.fail('sql', indexUnavailable, { when: isSearchSql });
+
+      const record = await search();
+
+      expect(faults.raised.get('sql')).toBe(1);
+      expect(record.status).toBe('SUCCEEDED');
+      expect(JSON.stringify(record.output)).toContain('faults/lighthouses.md');
+    });
+  });
+
+  describe('bulk-ingest (re-embed run)', () => {
+    it('SwitchGeneration and PurgeRetiredGenerations retry IndexUnavailableError, and the run succeeds', async () => {
+      faults.fail('sql', indexUnavailable, { when: ([text]) => String(text).includes('lock table documents') });
+      faults.fail('sql', indexUnavailable, { when: ([text]) => String(text).includes('generation) in (') });
+
+      const record = await stack.sfn.start('bulk-ingest', { prefix: 'faults/nothing-here/', reembed: true }).done;
+
+      expect(faults.raised.get('sql')).toBe(2);
+      expect(record.status).toBe('SUCCEEDED');
+      expect(statesOf(record)).toEqual(expect.arrayContaining(['SwitchGeneration', 'PurgeRetiredGenerations']));
     });
   });
 

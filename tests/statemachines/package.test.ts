@@ -859,7 +859,7 @@ describe('sls package', () => {
       expect(map.ToleratedFailurePercentagePath).toBe('$.toleratedFailurePercentage');
     });
 
-    it('may start its own child executions and ingest-and-index, and nothing else', () => {
+    it('may start its own child executions and ingest-and-index, and invoke only its two Lambdas', () => {
       const granted = grants();
 
       expect(granted.get('states:StartExecution')?.sort()).toEqual(
@@ -872,7 +872,14 @@ describe('sls package', () => {
       expect(granted.get('states:RedriveExecution')).toEqual([
         JSON.stringify({ 'Fn::Sub': `${arnOf('execution', 'composable-ai-ci-bulk-ingest')}/*` }),
       ]);
-      expect(granted.has('lambda:InvokeFunction')).toBe(false);
+      // the re-embed run's SwitchGeneration and PurgeRetiredGenerations, nothing else
+      const roleId = [...referencedIds(propertiesOf('BulkIngestStateMachine').RoleArn)][0] as string;
+      const invocable = allowStatements(resource(roleId))
+        .filter((st) => asArray(st.Action).includes('lambda:InvokeFunction'))
+        .flatMap((st) => [...referencedIds(st.Resource)]);
+      expect([...new Set(invocable)].sort()).toEqual(
+        ['switchGeneration', 'purgeRetiredGenerations'].map(lambdaLogicalId).sort(),
+      );
     });
 
     it('reads (List/Get) the documents bucket only and writes under staging bulk-ingest/ only', () => {

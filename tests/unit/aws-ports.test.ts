@@ -63,6 +63,7 @@ describe('createAwsPorts (the Lambda composition root)', () => {
         'edge',
         'edgeIndex',
         'embedder',
+        'embedderFor',
         'events',
         'facts',
         'idempotency',
@@ -76,6 +77,12 @@ describe('createAwsPorts (the Lambda composition root)', () => {
     );
     expect(ports.config.modelProvider).toBe('bedrock');
     expect(ports.embedder.modelId).toBe(ports.config.embedding.modelId);
+    // an index generation's other model (during a migration): Bedrock, or the hashed one by its id
+    expect(ports.embedderFor?.({ modelId: 'amazon.titan-embed-text-v1', dimensions: 1536 })).toMatchObject({
+      modelId: 'amazon.titan-embed-text-v1',
+      dimensions: 1536,
+    });
+    expect(ports.embedderFor?.({ modelId: 'offline/hashed-bow-v1', dimensions: 256 })?.dimensions).toBe(256);
     expect(s3.commandCalls(HeadObjectCommand).map((c) => c.args[0].input.Bucket)).toEqual([
       RESOURCES.DOCUMENTS_BUCKET,
       RESOURCES.STAGING_BUCKET,

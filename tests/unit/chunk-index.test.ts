@@ -145,6 +145,7 @@ describe('migrate', () => {
     );
 
     const other = await migrate(sql, { modelId: 'test/other-v1', dimensions: 16 });
+    await migrate(sql, SPACE); // back to the configured model: the building generation is cancelled
 
     expect(other.applied).toEqual([]);
     const { rows } = await sql.query<{ indexdef: string }>(

@@ -119,7 +119,7 @@ describe('fuseCandidates agrees with the SQL fusion', () => {
         bm25: BM25,
         onePerDocument,
       });
-      const fused = fuseCandidates(vector, text, { fusion, topK: 8, onePerDocument });
+      const fused = fuseCandidates(vector, text, { fusion, topK: 8, onePerDocument, embeddingModel: MODEL });
 
       expect(vector.length).toBe(limit);
       expect(text.length).toBeGreaterThan(0);

@@ -118,6 +118,7 @@ describe('EmbedBatch billing', () => {
       version: 'v-0001',
       tenantId,
       batch: { index: 0, count: 2 },
+      generations: [{ id: 1, modelId: TITAN, dimensions: 2 }],
     };
     const deps = { staging, embedder, usage: ledger } as unknown as Parameters<typeof embedBatch>[1];
 
@@ -138,6 +139,51 @@ describe('EmbedBatch billing', () => {
       },
     ]);
     expect(staged.size).toBe(1);
+  });
+
+  it('during a migration embeds the batch with each generation model, stages and bills each once', async () => {
+    const chunks = [{ ordinal: 0, text: 'Tide pools form in rocky hollows.', heading: null, tokenCount: 8 }];
+    const staged = new Map<string, string>();
+    const staging = {
+      get: async (key: string) => ({
+        info: { key, size: 0, contentType: 'application/json', etag: 'e' },
+        body: new TextEncoder().encode(JSON.stringify(chunks)),
+      }),
+      put: async (key: string, body: string) => {
+        staged.set(key, body);
+        return { key, size: body.length, contentType: 'application/json', etag: 'e' };
+      },
+    } as unknown as ObjectStore;
+    const fake = (space: { modelId: string; dimensions: number }): Embedder => ({
+      ...space,
+      embed: async (texts) => texts.map(() => Array.from({ length: space.dimensions }, () => 0.5)),
+    });
+    const live = { id: 1, modelId: TITAN, dimensions: 2 };
+    const building = { id: 2, modelId: 'offline/hashed-bow-v1', dimensions: 3 };
+    const tenantId = newTenant();
+    const input = {
+      documentKey: `tenants/${tenantId}/pools.md`,
+      version: 'v-0002',
+      tenantId,
+      batch: { index: 0, count: 1 },
+      generations: [live, building],
+    };
+    const deps = { staging, embedder: fake(building), embedderFor: fake, usage: ledger } as unknown as Parameters<
+      typeof embedBatch
+    >[1];
+
+    await embedBatch(input, deps);
+    await embedBatch(input, deps);
+
+    const day = await ledger.day(tenantId, new Date().toISOString().slice(0, 10));
+    expect(day.lines.map((l) => [l.modelId, l.calls])).toEqual(
+      expect.arrayContaining([
+        [TITAN, 1],
+        ['offline/hashed-bow-v1', 1],
+      ]),
+    );
+    expect(day.lines).toHaveLength(2);
+    expect([...staged.values()].map((v) => (JSON.parse(v) as number[][])[0]?.length).sort()).toEqual([2, 3]);
   });
 });
 

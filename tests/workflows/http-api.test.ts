@@ -240,6 +240,7 @@ describe('the local HTTP API', () => {
       score: expect.any(Number),
       text: expect.any(String),
       heading: expect.any(String),
+      embeddingModel: 'offline/hashed-bow-v1',
     });
     const scores = res.body.results.map((r) => r.score);
     expect(scores).toEqual([...scores].sort((a, b) => b - a));

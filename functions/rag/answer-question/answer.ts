@@ -2,56 +2,73 @@ import { randomUUID } from 'node:crypto';
 import { renderPrompt } from '../../prompts/registry.js';
 import type { GenerateResponse } from '../../router/route-with-cascade/schemas.js';
 import { recordEmbeddingUsage } from '../../router/usage.js';
+import { EmbeddingModelChangedError } from '../../shared/errors.js';
 import type { Ports } from '../../shared/runtime.js';
+import * as index from '../chunk-index.js';
+import { embedderFor } from '../embedder-for.js';
 import { vectorStoreOf } from '../vector-store.js';
 import type { Answer, EmbedQueryInput, GenerateInput, Hit, SearchInput } from './schemas.js';
 
-type Deps = Pick<Ports, 'config' | 'sql' | 'searchEngine' | 'embedder' | 'workflows'>;
+type Deps = Pick<Ports, 'config' | 'sql' | 'searchEngine' | 'embedder' | 'embedderFor' | 'workflows'>;
 
 /**
- * EmbedQuery: the question as a vector, with the same embedder that indexed the documents; `model` names it, so
- * SearchChunks compares the vector with that model's vectors only. Billed to the tenant's ledger (once per execution
+ * EmbedQuery: the question as a vector, with the model of the live index generation (during a migration the
+ * configured model's generation is still building); `model` names it, so SearchChunks compares the vector with that
+ * model's vectors only. Billed to the tenant's ledger (once per execution
  * when the machine passes its name as requestId); `usage` is the query's size in tokens and its cost.
  */
 export async function embedQuery(
   input: EmbedQueryInput,
   deps: Deps & Pick<Ports, 'usage'>,
 ): Promise<{ embedding: number[]; model: string; usage: { inputTokens: number; costUsd: number } }> {
-  const [embedding] = await deps.embedder.embed([input.question]);
+  const embedder = embedderFor(deps, await index.liveGeneration(deps.sql));
+  const [embedding] = await embedder.embed([input.question]);
   const billed = await recordEmbeddingUsage(
     {
       tenantId: input.tenantId,
       operation: 'embed-query',
       requestId: input.requestId ?? randomUUID(),
-      modelId: deps.embedder.modelId,
+      modelId: embedder.modelId,
       texts: [input.question],
     },
     deps,
   );
   // the ledger's count and the catalog's price (a retry is not billed twice, but still reports the query's usage)
   const usage = { inputTokens: billed.inputTokens, costUsd: billed.costNanoUsd / 1e9 };
-  return { embedding: embedding ?? [], model: deps.embedder.modelId, usage };
+  return { embedding: embedding ?? [], model: embedder.modelId, usage };
 }
 
 /**
  * SearchChunks: hybrid retrieval (vectors of the query's model + BM25, fused) limited to the tenant's live
- * documents, best first. Each branch contributes at least topK candidates.
+ * documents in the live index generation, best first. Each branch contributes at least topK candidates. When the
+ * generation switched after EmbedQuery, the question is embedded again with the new live model.
  */
 export async function searchChunks(input: SearchInput, deps: Deps): Promise<{ hits: Hit[] }> {
   const s = deps.config.search;
   const store = vectorStoreOf(deps);
-  const hits = await store.search({
-    tenantId: input.tenantId,
-    embedding: input.embedding,
-    embeddingModel: deps.embedder.modelId,
-    queryText: input.question,
-    topK: Math.min(input.topK, s.maxTopK),
-    candidates: Math.max(s.candidates, input.topK),
-    efSearch: s.efSearch,
-    fusion: s.fusion,
-    bm25: s.bm25,
-    onePerDocument: input.onePerDocument ?? false,
-  });
+  const search = (embedding: number[], embeddingModel: string) =>
+    store.search({
+      tenantId: input.tenantId,
+      embedding,
+      embeddingModel,
+      queryText: input.question,
+      topK: Math.min(input.topK, s.maxTopK),
+      candidates: Math.max(s.candidates, input.topK),
+      efSearch: s.efSearch,
+      fusion: s.fusion,
+      bm25: s.bm25,
+      onePerDocument: input.onePerDocument ?? false,
+    });
+  let hits: index.SearchHit[];
+  try {
+    hits = await search(input.embedding, input.embeddingModel ?? deps.embedder.modelId);
+  } catch (err) {
+    if (!(err instanceof EmbeddingModelChangedError)) throw err;
+    // the index generation switched after EmbedQuery: embed the question again with the new live model (unbilled)
+    const live = await index.liveGeneration(deps.sql);
+    const [embedding] = await embedderFor(deps, live).embed([input.question]);
+    hits = await search(embedding ?? [], live.modelId);
+  }
   const pages = await store.pagesOfChunks(hits.map((h) => h.chunkId));
   return {
     hits: hits.map((h) => {
@@ -63,6 +80,7 @@ export async function searchChunks(input: SearchInput, deps: Deps): Promise<{ hi
         text: h.content,
         ...(h.heading ? { heading: h.heading } : {}),
         ...(page === undefined ? {} : { page }),
+        embeddingModel: h.embeddingModel,
       };
     }),
   };

@@ -38,7 +38,11 @@ export type AskInput = z.infer<typeof AskInput>;
 export const EmbedQueryInput = AskInput.extend({ requestId: z.string().min(1).max(256).optional() });
 export type EmbedQueryInput = z.infer<typeof EmbedQueryInput>;
 
-export const SearchInput = AskInput.extend({ embedding: z.array(z.number()).min(1) });
+export const SearchInput = AskInput.extend({
+  embedding: z.array(z.number()).min(1),
+  /** The model that made `embedding` (EmbedQuery's `model`): the live index generation's when it embedded. */
+  embeddingModel: z.string().min(1).optional(),
+});
 export type SearchInput = z.infer<typeof SearchInput>;
 
 /** A ranked chunk, as POST /v1/search returns it and POST /v1/ask lists it in `sources`. */
@@ -50,6 +54,8 @@ export const Hit = z.object({
   heading: z.string().optional(),
   /** The 1-based page of a PDF chunk; absent for documents without pages. */
   page: z.number().int().positive().optional(),
+  /** The embedding model of the index generation the chunk was found in (the live one). */
+  embeddingModel: z.string().optional(),
 });
 export type Hit = z.infer<typeof Hit>;
 

@@ -11,12 +11,16 @@ import {
 } from '../../shared/errors.js';
 import type { Ports } from '../../shared/runtime.js';
 import * as index from '../chunk-index.js';
+import { embedderFor } from '../embedder-for.js';
 import { vectorStoreOf } from '../vector-store.js';
 import { type Chunk, chunkDocument, chunkPages, type DocumentContentType, resolveContentType } from './chunker.js';
 import { extractPdfText } from './pdf.js';
-import type { BatchInput, Chunking, FailureInput, LoadedDocument, S3ObjectEvent } from './schemas.js';
+import type { BatchInput, Chunking, FailureInput, GenerationRef, LoadedDocument, S3ObjectEvent } from './schemas.js';
 
-type Deps = Pick<Ports, 'config' | 'documents' | 'staging' | 'sql' | 'searchEngine' | 'embedder' | 'events'>;
+type Deps = Pick<
+  Ports,
+  'config' | 'documents' | 'staging' | 'sql' | 'searchEngine' | 'embedder' | 'embedderFor' | 'events'
+>;
 type EmbedDeps = Deps & Pick<Ports, 'usage'>;
 
 /** `tenants/<id>/…` belongs to tenant <id>; every other key to `default`. */
@@ -52,8 +56,10 @@ function chunkBatchKey(documentKey: string, version: string, batch: number): str
   return `${stagingPrefix(documentKey, version)}/chunks-${String(batch).padStart(5, '0')}.json`;
 }
 
-function embeddingBatchKey(documentKey: string, version: string, batch: number): string {
-  return `${stagingPrefix(documentKey, version)}/embeddings-${String(batch).padStart(5, '0')}.json`;
+/** One file per batch and generation (generation 1 keeps the name it had before generations existed). */
+function embeddingBatchKey(documentKey: string, version: string, batch: number, generation = 1): string {
+  const g = generation === 1 ? '' : `g${generation}-`;
+  return `${stagingPrefix(documentKey, version)}/embeddings-${g}${String(batch).padStart(5, '0')}.json`;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -117,7 +123,19 @@ export async function loadDocument(event: S3ObjectEvent, deps: Deps): Promise<Lo
           version: versionOf(sequencer),
           sequencer,
         };
-  const { outcome, version } = registered;
+  let { outcome, version } = registered;
+  if (outcome === 'reembed' && sequencer !== undefined) {
+    // an upload of the live content: its live version gets the building generation's chunks
+    version = (await index.getDocumentStatus(deps.sql, documentKey))?.liveVersion ?? version;
+  }
+  const active = outcome === 'started' || outcome === 'reembed' ? await index.activeGenerations(deps.sql) : [];
+  const generations = (outcome === 'reembed' ? active.slice(1) : active).map(({ id, modelId, dimensions }) => ({
+    id,
+    modelId,
+    dimensions,
+  }));
+  // the building generation went live or was cancelled since the check: the content is live, nothing to do
+  if (outcome === 'reembed' && generations.length === 0) outcome = 'unchanged';
   return {
     documentKey,
     tenantId,
@@ -127,6 +145,7 @@ export async function loadDocument(event: S3ObjectEvent, deps: Deps): Promise<Lo
     contentType,
     size: object.info.size,
     outcome,
+    generations,
   };
 }
 
@@ -207,60 +226,94 @@ export function indexRows(
 }
 
 /**
- * EmbedBatch: embeds one staged batch, bills it to the tenant (once per version and batch, whatever the retries)
- * and stages the vectors (a retry re-embeds only this batch).
+ * EmbedBatch: embeds one staged batch with the model of each generation it is written for, bills it to the tenant
+ * (once per version, batch and generation, whatever the retries) and stages the vectors (a retry re-embeds only
+ * this batch).
  */
 export async function embedBatch(input: BatchInput, deps: EmbedDeps): Promise<{ batch: number; embedded: number }> {
   const chunks = await readJson<Chunk[]>(deps, chunkBatchKey(input.documentKey, input.version, input.batch.index));
   const texts = chunks.map(embeddingInput);
-  const vectors = await deps.embedder.embed(texts);
-  await recordEmbeddingUsage(
-    {
-      tenantId: input.tenantId,
-      operation: 'embed-ingest',
-      requestId: `${input.documentKey}@${input.version}#${input.batch.index}`,
-      modelId: deps.embedder.modelId,
-      texts,
-    },
-    deps,
-  );
-  await deps.staging.put(
-    embeddingBatchKey(input.documentKey, input.version, input.batch.index),
-    JSON.stringify(vectors),
-    'application/json',
-  );
-  return { batch: input.batch.index, embedded: vectors.length };
+  let embedded = 0;
+  for (const generation of input.generations) {
+    const embedder = embedderFor(deps, generation);
+    const vectors = await embedder.embed(texts);
+    const suffix = generation.id === 1 ? '' : `/g${generation.id}`;
+    await recordEmbeddingUsage(
+      {
+        tenantId: input.tenantId,
+        operation: 'embed-ingest',
+        requestId: `${input.documentKey}@${input.version}#${input.batch.index}${suffix}`,
+        modelId: embedder.modelId,
+        texts,
+      },
+      deps,
+    );
+    await deps.staging.put(
+      embeddingBatchKey(input.documentKey, input.version, input.batch.index, generation.id),
+      JSON.stringify(vectors),
+      'application/json',
+    );
+    embedded = vectors.length;
+  }
+  return { batch: input.batch.index, embedded };
 }
 
-/** IndexBatch: upserts one batch's chunks with their vectors (idempotent by chunk id). */
+/** IndexBatch: upserts one batch's chunks with their vectors in each generation (idempotent by chunk id). */
 export async function indexBatch(input: BatchInput, deps: Deps): Promise<{ batch: number; indexed: number }> {
   const { documentKey, version, tenantId } = input;
   const chunks = await readJson<Chunk[]>(deps, chunkBatchKey(documentKey, version, input.batch.index));
-  const vectors = await readJson<number[][]>(deps, embeddingBatchKey(documentKey, version, input.batch.index));
-  const rows = indexRows({ documentKey, version, tenantId }, chunks, vectors, deps.embedder.modelId, {
-    embeddingModel: deps.embedder.modelId,
-  });
-  const indexed = await vectorStoreOf(deps).indexChunks(rows);
+  const store = vectorStoreOf(deps);
+  let indexed = 0;
+  for (const generation of input.generations) {
+    const vectors = await readJson<number[][]>(
+      deps,
+      embeddingBatchKey(documentKey, version, input.batch.index, generation.id),
+    );
+    const rows = indexRows({ documentKey, version, tenantId }, chunks, vectors, generation.modelId, {
+      embeddingModel: generation.modelId,
+    }).map((row) => ({ ...row, generation: generation.id }));
+    indexed += await store.indexChunks(rows);
+  }
   return { batch: input.batch.index, indexed };
 }
 
-async function removeStaged(deps: Deps, documentKey: string, version: string, batches: number): Promise<void> {
+async function removeStaged(
+  deps: Deps,
+  documentKey: string,
+  version: string,
+  batches: number,
+  generations: readonly GenerationRef[],
+): Promise<void> {
   for (let b = 0; b < batches; b++) {
     await deps.staging.delete(chunkBatchKey(documentKey, version, b));
-    await deps.staging.delete(embeddingBatchKey(documentKey, version, b));
+    for (const g of generations) await deps.staging.delete(embeddingBatchKey(documentKey, version, b, g.id));
   }
 }
 
 /**
  * PublishVersion: atomically makes the version live (pgvector: old chunks go in the same transaction; OpenSearch:
- * the documents row switches, then the old chunks are deleted, and searches only ever see the live version).
+ * the documents row switches, then the old chunks are deleted, and searches only ever see the live version); for a
+ * re-embed, checks that the live version is complete in the building generation.
  */
 export async function publish(
-  input: { documentKey: string; version: string; expectedChunks: number; batchCount: number },
+  input: {
+    documentKey: string;
+    version: string;
+    expectedChunks: number;
+    batchCount: number;
+    generations: GenerationRef[];
+    outcome: 'started' | 'reembed';
+  },
   deps: Deps,
 ): Promise<{ chunkCount: number; replacedVersion: string | null }> {
-  const result = await vectorStoreOf(deps).publishVersion(input);
-  await removeStaged(deps, input.documentKey, input.version, input.batchCount);
+  const result = await vectorStoreOf(deps).publishVersion({
+    documentKey: input.documentKey,
+    version: input.version,
+    expectedChunks: input.expectedChunks,
+    generations: input.generations.map((g) => g.id),
+    reembed: input.outcome === 'reembed',
+  });
+  await removeStaged(deps, input.documentKey, input.version, input.batchCount, input.generations);
   return result;
 }
 
@@ -283,7 +336,14 @@ export async function discardSuperseded(input: { documentKey: string; version: s
 export async function markFailed(input: FailureInput, deps: Deps): Promise<{ documentKey: string; error: string }> {
   const documentKey = input.detail.object.key;
   const error = `${input.error.Error}: ${input.error.Cause ?? ''}`.slice(0, 2000);
-  if (input.document && input.document.outcome === 'started') {
+  if (input.document && input.document.outcome === 'reembed') {
+    // the live version stays live and searchable; only the building generation's partial rows go
+    await vectorStoreOf(deps).discardReembed({
+      documentKey,
+      version: input.document.version,
+      generations: input.document.generations.map((g) => g.id),
+    });
+  } else if (input.document && input.document.outcome === 'started') {
     await vectorStoreOf(deps).discardVersion({ documentKey, version: input.document.version, error });
   } else if (input.detail.object.sequencer === undefined) {
     await index.recordBulkFailure(deps.sql, { documentKey, tenantId: tenantOf(documentKey), error });

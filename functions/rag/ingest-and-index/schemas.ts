@@ -47,6 +47,14 @@ export const S3ObjectEvent = z
   );
 export type S3ObjectEvent = z.infer<typeof S3ObjectEvent>;
 
+/** An index generation a version is written for: its id and its embedding model (functions/rag/chunk-index.ts). */
+export const GenerationRef = z.object({
+  id: z.number().int().positive(),
+  modelId: z.string().min(1),
+  dimensions: z.number().int().positive(),
+});
+export type GenerationRef = z.infer<typeof GenerationRef>;
+
 export const LoadedDocument = z.object({
   documentKey: DocumentKey,
   tenantId: z.string(),
@@ -55,7 +63,9 @@ export const LoadedDocument = z.object({
   etag: z.string(),
   contentType: z.enum(['text/plain', 'text/markdown', 'text/html', 'application/json', 'application/pdf']),
   size: z.number().int().nonnegative(),
-  outcome: z.enum(['started', 'unchanged', 'stale']),
+  outcome: z.enum(['started', 'unchanged', 'stale', 'reembed']),
+  /** The generations to embed and index the version for: the active ones (started), the building one (reembed). */
+  generations: z.array(GenerationRef),
 });
 export type LoadedDocument = z.infer<typeof LoadedDocument>;
 
@@ -71,7 +81,13 @@ export const Chunking = z.object({
 });
 export type Chunking = z.infer<typeof Chunking>;
 
-export const BatchInput = z.object({ documentKey: DocumentKey, version: Version, tenantId: z.string(), batch: Batch });
+export const BatchInput = z.object({
+  documentKey: DocumentKey,
+  version: Version,
+  tenantId: z.string(),
+  batch: Batch,
+  generations: z.array(GenerationRef).min(1),
+});
 export type BatchInput = z.infer<typeof BatchInput>;
 
 export const PublishInput = z.object({
@@ -79,6 +95,8 @@ export const PublishInput = z.object({
   version: Version,
   expectedChunks: z.number().int().nonnegative(),
   batchCount: z.number().int().nonnegative(),
+  generations: z.array(GenerationRef).min(1),
+  outcome: z.enum(['started', 'reembed']),
 });
 
 export const EmitInput = z.object({
@@ -104,7 +122,14 @@ export type FailureInput = z.infer<typeof FailureInput>;
  * The input of bulk-ingest (statemachines/bulk-ingest.asl.yaml), which only Step Functions reads: a prefix of the
  * documents bucket, and the share of listed objects that may fail before the job does (default 5).
  */
-export const BulkIngestInput = z.strictObject({
-  prefix: z.string().min(1).max(1024),
-  toleratedFailurePercentage: z.number().min(0).max(100).optional(),
-});
+export const BulkIngestInput = z
+  .strictObject({
+    prefix: z.string().min(1).max(1024).optional(),
+    /** Re-embed every document for the building index generation, then switch to it (README, "Changing the embedding model"). */
+    reembed: z.boolean().optional(),
+    toleratedFailurePercentage: z.number().min(0).max(100).optional(),
+  })
+  .refine((i) => i.prefix !== undefined || i.reembed === true, {
+    message: 'prefix is required (a re-embed run, reembed: true, may omit it: it lists the whole bucket)',
+    path: ['prefix'],
+  });

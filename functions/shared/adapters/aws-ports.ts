@@ -1,5 +1,5 @@
 import { createEdgeStore } from '../../edge/edge-store.js';
-import { type AppConfig, config, requireResourceNames } from '../config.js';
+import { type AppConfig, config, HASHED_MODEL_ID, requireResourceNames } from '../config.js';
 import { ConfigurationError } from '../errors.js';
 import type { Embedder, Ports } from '../ports.js';
 import { createBedrockEmbedder } from './bedrock-embedder.js';
@@ -26,6 +26,15 @@ function awsEmbedder(cfg: AppConfig): Embedder {
   }
   if (cfg.embedding.provider === 'hashed') return createOfflineEmbedder(cfg.embedding.dimensions);
   throw new ConfigurationError('EMBEDDER=use-lite runs on the local runtime only; in AWS use bedrock or hashed');
+}
+
+/**
+ * The embedder of another model (an index generation's, during an embedding-model migration): the hashed one for
+ * its id, else a Bedrock model (any Bedrock embedding model taking `dimensions`, as Titan V2 does).
+ */
+function awsEmbedderFor(cfg: AppConfig, space: { modelId: string; dimensions: number }): Embedder {
+  if (space.modelId === HASHED_MODEL_ID) return createOfflineEmbedder(space.dimensions);
+  return createBedrockEmbedder({ ...space, concurrency: cfg.embedConcurrency });
 }
 
 /**
@@ -59,6 +68,7 @@ export function createAwsPorts(): Ports {
       ? { searchEngine: createOpenSearchClient({ endpoint: cfg.vectorStore.endpoint }) }
       : {}),
     embedder: awsEmbedder(cfg),
+    embedderFor: (space) => awsEmbedderFor(cfg, space),
     textModel: bedrock ? bedrockTextModel : offlineTextModel,
     events: createEventBridgePublisher(env.EVENT_BUS_NAME),
     usage: createDynamoUsageLedger({ tableName: env.USAGE_TABLE }),
