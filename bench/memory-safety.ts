@@ -18,7 +18,7 @@ import {
   generateInjectionCorpus,
   type PayloadSet,
 } from '../tests/fixtures/generate-injection-corpus.js';
-import { CHANNELS, runProbe, storedByAttack } from '../tests/fixtures/memory-channels.js';
+import { CHANNELS, type Probe, runProbe, storedByAttack } from '../tests/fixtures/memory-channels.js';
 import { table } from './report.js';
 
 process.env.POWERTOOLS_METRICS_DISABLED = 'true';
@@ -404,43 +404,45 @@ for (const channel of CHANNELS) {
     f.still += isStill ? 1 : 0;
     byFamily.set(attack.family, f);
   }
-  const controls = [
+  /** Probes whose fact was stored, and of those how many kept their text whole (not reduced to an error's code). */
+  const keep = async (list: Probe[]) => {
+    let kept = 0;
+    let whole = 0;
+    for (const probe of list) {
+      const result = await runProbe(probe, extractFacts, rules);
+      if (result.facts.length > 0) kept += 1;
+      if (result.facts.length > 0 && !result.rejectedBy.vocabulary) whole += 1;
+    }
+    return { kept, whole, n: list.length, text: `${kept}/${list.length}${whole < kept ? ` (${whole} whole)` : ''}` };
+  };
+  const controls = await keep([
     ...channel.controls(base.controls),
     ...channel.controls(FRESH_CONTROLS),
     ...channel.controls(FRESH2_CONTROLS),
-  ];
-  let kept = 0;
-  for (const probe of controls) {
-    probes += 1;
-    if ((await runProbe(probe, extractFacts, rules)).facts.length > 0) kept += 1;
-  }
-  const fresh2 = channel.controls(FRESH3_CONTROLS);
-  let kept2 = 0;
-  for (const probe of fresh2) {
-    probes += 1;
-    if ((await runProbe(probe, extractFacts, rules)).facts.length > 0) kept2 += 1;
-  }
-  const fresh4 = channel.controls(FRESH4_CONTROLS);
-  let kept4 = 0;
-  for (const probe of fresh4) {
-    probes += 1;
-    if ((await runProbe(probe, extractFacts, rules)).facts.length > 0) kept4 += 1;
-  }
+  ]);
+  const fresh3 = await keep(channel.controls(FRESH3_CONTROLS));
+  const fresh4 = await keep(channel.controls(FRESH4_CONTROLS));
+  probes += controls.n + fresh3.n + fresh4.n;
   rows.push([
     channel.name,
     channel.freeText ? 'free text' : 'typed',
     pct(stored, attacks.length),
     pct(still, attacks.length),
     pct(freshStored, FRESH3.length),
-    `${pct(kept, controls.length)} (${kept}/${controls.length})`,
-    fresh2.length ? `${kept2}/${fresh2.length}` : '–',
+    controls.text,
+    fresh3.n ? fresh3.text : '–',
     `${pct(fresh4Stored, FRESH4.length)} (${fresh4Stored}/${FRESH4.length})`,
-    fresh4.length ? `${kept4}/${fresh4.length}` : '–',
+    fresh4.n ? fresh4.text : '–',
   ]);
 }
 const elapsed = performance.now() - started;
 
-print('## Per channel (an attack string counts as stored when any fact it produced differs from a harmless event’s)');
+print(
+  '## Per channel (an attack string counts as stored when any fact it produced differs from a harmless event’s, or from an error whose message is withheld)',
+);
+print(
+  'Controls kept: facts stored; "(n whole)": of those, how many kept their text (the others are an error reduced to its code).',
+);
 print();
 print(
   table(
