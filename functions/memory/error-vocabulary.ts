@@ -331,7 +331,7 @@ export const FUNCTION_WORDS = [
 
 /** Every documented text the vocabulary is built from, the runtime's own tables included. */
 export function vocabularySources(): string[] {
-  const libuv = [...getSystemErrorMap().values()].flatMap(([name, description]) => [name, description]);
+  const libuv = [...getSystemErrorMap().values()].flat();
   return [
     ...Object.values(DOCUMENTED_ERROR_MESSAGES).flat(),
     ...libuv,
