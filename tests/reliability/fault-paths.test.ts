@@ -309,6 +309,37 @@ describe('fault paths: every named Retry and Catch of the state machines runs on
   });
 
   describe('extract-memory', () => {
+    it.each(['ModelThrottledError', 'ModelTimeoutError', 'AllTiersFailedError'])(
+      'ExtractFacts retries %s from its router call: the chat message is extracted, not lost',
+      async (name) => {
+        const userId = `user-${randomUUID()}`;
+        const workflows = stack.ports.workflows;
+        let routerCalls = 0;
+        // route-with-cascade fails once with the named error, as ExtractFacts receives it from startSync
+        stack.ports.workflows = {
+          async startSync(machineId, input) {
+            routerCalls += 1;
+            if (routerCalls === 1) return { executionId: 'failed', status: 'FAILED', error: name, cause: 'injected' };
+            return workflows.startSync(machineId, input);
+          },
+        };
+        try {
+          const [record] = await put({
+            Source: 'composable-ai.chat',
+            DetailType: 'ChatMessageSent',
+            Detail: JSON.stringify({ userId, tenantId: 'acme', text: 'I mostly write Python and TypeScript.' }),
+          });
+
+          expect(routerCalls).toBe(2);
+          expect(record?.status).toBe('SUCCEEDED');
+          // the retried call ran (the offline model's answer may teach nothing): not a duplicate, not a failure
+          expect((record?.output as { dropped?: string | null } | undefined)?.dropped).not.toBe('duplicate');
+        } finally {
+          stack.ports.workflows = workflows;
+        }
+      },
+    );
+
     it('UpsertFacts retries FactConflictError (concurrent writers) and stores the fact', async () => {
       const userId = `user-${randomUUID()}`;
       faults.fail('facts.upsert', () => new FactConflictError('preference.theme changed under us 5 times'));

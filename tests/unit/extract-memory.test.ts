@@ -691,7 +691,8 @@ describe('memory rules configuration', () => {
     expect(memoryRules().attributeSpec('interest.pricing')).toEqual({
       name: 'interest.*',
       ttlDays: 30,
-      value: { type: 'text', maxLength: 80, screen: 'standard' },
+      // a phrase (pattern), not open free text
+      value: { type: 'pattern', pattern: expect.any(String), maxLength: 80 },
       fromChat: true,
       freeSegment: 'pricing',
     });

@@ -18,6 +18,7 @@ import {
   FactCandidateSchema,
   MAX_DETAIL_BYTES,
   MAX_FACTS_PER_EVENT,
+  MAX_VALUE_CHARS,
   type ParsedUserEvent,
   type RejectReason,
   type UserEventType,
@@ -92,7 +93,7 @@ async function toCandidate(
   draft: FactDraft,
   ctx: EventContext,
   deps: ExtractDeps,
-): Promise<{ candidate: FactCandidate } | { reason: RejectReason }> {
+): Promise<{ candidate: FactCandidate; withheld?: RejectReason } | { reason: RejectReason }> {
   const spec = deps.rules.attributeSpec(draft.attribute);
   if (!spec || (draft.fromModel && !spec.fromChat)) return { reason: 'undeclared' };
   if (spec.freeSegment !== undefined) {
@@ -109,17 +110,28 @@ async function toCandidate(
     const blocked = await guardrailVerdict(sanitizeText(draft.value).text, deps);
     if (blocked) return { reason: blocked };
   }
+  let value = checked.value;
+  let withheld: RejectReason | undefined;
+  if (checked.outsideVocabulary !== undefined) {
+    // Outside the allowlist: never stored, not even in part; a rule may store its reduced form (an error's code).
+    if (draft.reduced === undefined) return { reason: 'vocabulary' };
+    const reduced = checkTypedValue({ type: 'text', maxLength: MAX_VALUE_CHARS, screen: 'strict' }, draft.reduced);
+    if (!reduced.ok) return { reason: reduced.reason };
+    value = reduced.value;
+    withheld = 'vocabulary';
+  }
   const expiresAt = spec.ttlDays === undefined ? undefined : Math.floor(ctx.observedMs / 1000) + spec.ttlDays * 86_400;
   const candidate = FactCandidateSchema.safeParse({
     userId: ctx.userId,
     attribute: draft.attribute,
-    value: checked.value,
+    value,
     confidence: draft.confidence,
     sourceEventId: ctx.eventId,
     observedAt: ctx.observedAt,
     ...(expiresAt === undefined ? {} : { expiresAt }),
   });
-  return candidate.success ? { candidate: candidate.data } : { reason: 'shape' };
+  if (!candidate.success) return { reason: 'shape' };
+  return withheld ? { candidate: candidate.data, withheld } : { candidate: candidate.data };
 }
 
 /** Parses the detail of a known detail-type; a failure names the fields (never their values: they are personal data). */
@@ -267,6 +279,8 @@ export async function extractFacts(event: BusEvent, deps: ExtractDeps): Promise<
     else {
       seen.add(made.candidate.attribute);
       facts.push(made.candidate);
+      // The fact is stored in its reduced form: the part withheld is counted by reason.
+      if (made.withheld) rejections.add(made.withheld);
     }
   }
 

@@ -98,6 +98,8 @@ export interface FactDraft {
   confidence: number;
   /** Evidence text (an error message) is screened whole, then shortened to its limit instead of rejected. */
   shorten?: boolean;
+  /** What to store instead when the value is outside its attribute's vocabulary (an error's code and page). */
+  reduced?: string;
   /** Proposed by the model: allowed only under attributes declared `fromChat`. */
   fromModel?: boolean;
 }
@@ -299,6 +301,8 @@ export function buildMemoryRules(raw: unknown): MemoryRules {
           value: `${d.message.trim()}${where}`,
           confidence: rules.errorOccurred.confidence,
           shorten: true,
+          // A message outside the allowlist is withheld: the code (an identifier, checked above) stands alone.
+          reduced: `${raw}${where}`,
         },
       ],
       rejected: [],

@@ -147,6 +147,8 @@ export type DropReason = (typeof DROP_REASONS)[number];
  * - encoded: base64 or percent-encoded text
  * - mixed-script: a word mixing Latin, Cyrillic, Greek… letters (homoglyph spelling)
  * - injection: text shaped like an instruction to a model, in any folded spelling or major language
+ * - vocabulary: free text of an attribute with a vocabulary (error messages) had a word outside it; the
+ *   text is withheld and, for an error, its code alone is stored (the fact is kept, the message counted here)
  * - guardrail / guardrail-unavailable: the Bedrock guardrail blocked it, or could not be asked (fail closed)
  * - confidence, shape, over-limit, repeat: a malformed model item, a missing property, past the per-event cap, a repeated attribute
  */
@@ -160,6 +162,7 @@ export const REJECT_REASONS = [
   'encoded',
   'mixed-script',
   'injection',
+  'vocabulary',
   'guardrail',
   'guardrail-unavailable',
   'confidence',

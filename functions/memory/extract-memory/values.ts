@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { checkFactValue, findInjection, type ScreenReason, sanitizeText } from '../fact-safety.js';
+import { checkAllowlisted, technicalErrorVocabulary, Vocabulary } from '../message-allowlist.js';
 import { MAX_VALUE_CHARS } from './schemas.js';
 
 /**
@@ -29,6 +30,11 @@ export const ValueSpecSchema = z.discriminatedUnion('type', [
     .refine((n) => n.min <= n.max, 'min must not exceed max'),
   /** true or false (a JSON boolean or the words true/false). */
   z.strictObject({ type: z.literal('boolean') }),
+  /**
+   * A language: a BCP 47 tag the runtime accepts (de, en-GB, zh-Hant-TW), or the name of a language in
+   * Unicode CLDR (through Intl.DisplayNames), in English or in the language itself (Portuguese, português).
+   */
+  z.strictObject({ type: z.literal('language') }),
   /** Text matching a regular expression (anchor it: ^…$), at most maxLength characters; screened too. */
   z.strictObject({ type: z.literal('pattern'), pattern: regex, maxLength: Length }),
   /**
@@ -39,13 +45,28 @@ export const ValueSpecSchema = z.discriminatedUnion('type', [
     type: z.literal('text'),
     maxLength: Length,
     screen: z.enum(['standard', 'strict']).default('standard'),
+    /**
+     * An allowlist on top of the screen (message-allowlist.ts): every token must be a number, identifier,
+     * path, URL without a query, or a word of the named vocabulary or of `words`. Text outside it is
+     * withheld (`vocabulary`); a rule may then store a reduced value instead (an error's code).
+     */
+    vocabulary: z.literal('technical-errors').optional(),
+    /** The deployment's own words allowed besides the vocabulary (its features, pages, plans). */
+    words: z.array(z.string().regex(/^[a-z][a-z0-9]{1,29}$/, 'a word is lowercase a-z, 0-9')).optional(),
   }),
 ]);
 export type ValueSpec = z.infer<typeof ValueSpecSchema>;
 
-export type ValueReason = 'type' | 'empty' | 'too-long' | ScreenReason;
+export type ValueReason = 'type' | 'empty' | 'too-long' | 'vocabulary' | ScreenReason;
 
-export type TypedValue = { ok: true; value: string } | { ok: false; reason: ValueReason; detail?: string };
+export type TypedValue =
+  | {
+      ok: true;
+      value: string;
+      /** Set when the text passed the screen but not the attribute's vocabulary: it must not be stored as is. */
+      outsideVocabulary?: string;
+    }
+  | { ok: false; reason: ValueReason; detail?: string };
 
 /** Enum spelling: NFKC, lowercase, spaces and hyphens as `_` (Bulk Export → bulk_export). */
 const enumKey = (value: string) =>
@@ -54,6 +75,59 @@ const enumKey = (value: string) =>
     .trim()
     .toLowerCase()
     .replace(/[\s-]+/g, '_');
+
+const extraCache = new Map<string, Vocabulary>();
+function extraWords(words: readonly string[] | undefined): Vocabulary | undefined {
+  if (!words || words.length === 0) return undefined;
+  const key = words.join(' ');
+  let vocabulary = extraCache.get(key);
+  if (!vocabulary) {
+    vocabulary = new Vocabulary(words);
+    extraCache.set(key, vocabulary);
+  }
+  return vocabulary;
+}
+
+const LANGUAGE_TAG = /^[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}$/;
+let languageNames: Set<string> | undefined;
+
+/** The CLDR names of the ISO 639-1 languages, in English and in each language itself (lowercase). */
+function knownLanguageNames(): Set<string> {
+  if (languageNames) return languageNames;
+  const names = new Set<string>();
+  const english = new Intl.DisplayNames(['en'], { type: 'language', fallback: 'none' });
+  const letters = 'abcdefghijklmnopqrstuvwxyz';
+  for (const a of letters) {
+    for (const b of letters) {
+      const code = `${a}${b}`;
+      const name = english.of(code);
+      if (!name) continue;
+      names.add(name.toLocaleLowerCase('en'));
+      const own = new Intl.DisplayNames([code], { type: 'language', fallback: 'none' }).of(code);
+      if (own) names.add(own.toLocaleLowerCase(code));
+    }
+  }
+  languageNames = names;
+  return names;
+}
+
+function checkLanguage(raw: string | number | boolean): TypedValue {
+  const hidden = typeof raw === 'string' ? findInjection(raw) : undefined;
+  if (hidden?.reason === 'hidden-text') return { ok: false, ...hidden };
+  const text = typeof raw === 'string' ? raw.normalize('NFKC').trim() : '';
+  if (text === '') return { ok: false, reason: 'empty' };
+  if (LANGUAGE_TAG.test(text)) {
+    try {
+      Intl.getCanonicalLocales(text);
+      return { ok: true, value: text };
+    } catch {
+      return { ok: false, reason: 'type', detail: 'not a BCP 47 language tag' };
+    }
+  }
+  return text.length <= 40 && knownLanguageNames().has(text.toLocaleLowerCase())
+    ? { ok: true, value: text }
+    : { ok: false, reason: 'type', detail: 'not a language tag or a language name' };
+}
 
 const NUMBER_TEXT = /^-?\d{1,15}(\.\d{1,15})?$/;
 const patternCache = new Map<string, RegExp>();
@@ -94,6 +168,8 @@ export function checkTypedValue(
         ? { ok: true, value }
         : { ok: false, reason: 'type', detail: 'not a boolean' };
     }
+    case 'language':
+      return checkLanguage(raw);
     case 'pattern': {
       const text = typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw : '';
       const hidden = findInjection(text);
@@ -116,7 +192,13 @@ export function checkTypedValue(
     case 'text': {
       if (typeof raw !== 'string') return { ok: true, value: String(raw) };
       const checked = checkFactValue(raw, spec.maxLength, { ...options, strict: spec.screen === 'strict' });
-      return checked.ok ? { ok: true, value: checked.value } : checked;
+      if (!checked.ok) return checked;
+      if (spec.vocabulary === undefined) return { ok: true, value: checked.value };
+      // The whole text, not the cut value: nothing past the cut may be outside the allowlist either.
+      const allowed = checkAllowlisted(raw, technicalErrorVocabulary(), extraWords(spec.words));
+      return allowed.ok
+        ? { ok: true, value: checked.value }
+        : { ok: true, value: checked.value, outsideVocabulary: 'a word outside the vocabulary' };
     }
   }
 }
