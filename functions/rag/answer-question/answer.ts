@@ -49,6 +49,7 @@ export async function searchChunks(input: SearchInput, deps: Deps): Promise<{ hi
     efSearch: s.efSearch,
     fusion: s.fusion,
     bm25: s.bm25,
+    feedback: s.feedback,
     onePerDocument: input.onePerDocument ?? false,
   });
   const pages = await index.pagesOfChunks(
