@@ -53,12 +53,12 @@ interface Rm3 {
   maxDfShare: number;
 }
 
-function run(budget: number, rm3?: Rm3): string {
+function run(budget: number, rm3?: Rm3, k1 = 0.9, b = 0.4): string {
   const out = new Map<string, string[]>();
   for (const q of col.queries) {
     const query = new Map<string, number>();
     for (const t of analyze(q.text)) query.set(t, (query.get(t) ?? 0) + 1);
-    let hits = score(query, budget);
+    let hits = score(query, budget, k1, b);
     if (rm3) {
       const model = new Map<string, number>();
       for (const [i, s] of hits.slice(0, rm3.documents)) {
@@ -73,7 +73,7 @@ function run(budget: number, rm3?: Rm3): string {
       const expanded = new Map(query);
       const scale = ((1 - rm3.originalWeight) / rm3.originalWeight) * length;
       for (const [t, w] of best) expanded.set(t, (expanded.get(t) ?? 0) + (scale * w) / total);
-      hits = score(expanded, budget);
+      hits = score(expanded, budget, k1, b);
     }
     out.set(
       q.id,
@@ -99,3 +99,9 @@ for (const v of [
 ]) {
   console.log(JSON.stringify(v), run(1000, v));
 }
+console.log(
+  'BM25 k1 1.2 b 0.75, budget 1000:',
+  run(1000, undefined, 1.2, 0.75),
+  ' RM3:',
+  run(1000, anserini, 1.2, 0.75),
+);
