@@ -809,8 +809,9 @@ export function standaloneTextSql(): string {
   return textCandidatesSql('$4').replace(/\$(\d+)/g, (_, n: string) => `$${numbers[n] ?? n}`);
 }
 
-// The first pass ($3 candidates, as the search itself reads, of which the best $7): the top chunks' lexemes with their frequencies, the chunk's score and length, the lexeme's
-// document frequency, and the tenant's chunk count; and the query's length in lexemes.
+// The first pass: the lexical branch with $3 candidates (so it reads what the search itself reads), of which the
+// best $7. Returns their lexemes with frequencies, each chunk's score and length, each lexeme's document frequency,
+// the tenant's chunk count, and the query's length in lexemes.
 function feedbackSql(): string {
   return `with top_chunks as (select * from (${standaloneTextSql()}) ranked order by text_score desc, chunk_id limit $7)
     select tc.chunk_id, tc.text_score, u.lexeme, cardinality(u.positions) as tf, c.text_length, t.df,
