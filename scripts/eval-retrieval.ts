@@ -4,10 +4,10 @@ import { runRetrievalEval } from '../bench/retrieval/harness.js';
 import { METRIC_NAMES, type Metrics } from '../bench/retrieval/metrics.js';
 import { runWhenMain } from './cli.js';
 
-const USAGE = `usage: npm run eval:retrieval -- --collection <dir> [--json] [--out <file>] [--depth 100]
+const USAGE = `usage: npm run eval:retrieval -- --collection <dir> [--json] [--out <file>] [--depth 100] [--concurrency 16]
   <dir> holds docs.jsonl {"id","title","text"}, queries.jsonl {"id","text"} and qrels.tsv (query doc grade).
   Settings come from the environment as for npm start (EMBEDDER, SEARCH_FUSION, SEARCH_VECTOR_WEIGHT,
-  SEARCH_RRF_K, SEARCH_CANDIDATES, BM25_K1, BM25_B, HNSW_EF_SEARCH, CHUNK_MAX_TOKENS).`;
+  SEARCH_RRF_K, SEARCH_CANDIDATES, BM25_K1, BM25_B, SEARCH_FEEDBACK_DOCS/TERMS/WEIGHT, HNSW_EF_SEARCH, CHUNK_MAX_TOKENS).`;
 
 const row = (label: string, m: Metrics) =>
   `${label.padEnd(22)}${METRIC_NAMES.map((n) => m[n].toFixed(4).padStart(9)).join('')}`;
@@ -21,6 +21,7 @@ export async function main(argv: string[]): Promise<number> {
       json: { type: 'boolean', default: false },
       out: { type: 'string' },
       depth: { type: 'string', default: '100' },
+      concurrency: { type: 'string', default: '16' },
     },
   });
   if (!values.collection) {
@@ -30,6 +31,7 @@ export async function main(argv: string[]): Promise<number> {
   const report = await runRetrievalEval({
     collection: values.collection,
     depth: Number(values.depth),
+    concurrency: Number(values.concurrency),
     onProgress: (line) => process.stderr.write(`${line}\n`),
   });
   if (values.out) await writeFile(values.out, `${JSON.stringify(report, null, 2)}\n`);

@@ -3,7 +3,8 @@
  * searchChunks SQL as the ingest and search machines, called directly (no state machine runtime), so several
  * search settings can be scored over one load. Embeddings are cached in a JSON file between runs.
  *   npx tsx bench/retrieval/direct.ts <collection dir> <embeddings cache.json> '<settings json>' ...
- *   settings: {"fusion":{"method":"weighted","vectorWeight":0.3}|{"method":"rrf","k":60},"bm25":{"k1":0.9,"b":0.4},"candidates":100}
+ *   settings: {"fusion":{"method":"weighted","vectorWeight":0.3}|{"method":"rrf","k":60},"bm25":{"k1":0.9,"b":0.4},"candidates":100,
+ *              "feedback":{"documents":10,"terms":10,"originalWeight":0.5}}
  * The embedder is the configured one (EMBEDDER). Prints nDCG@10 R@10 R@100 MAP@100 MRR@10 per settings line.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,8 +21,13 @@ const [dir, cacheFile, ...configs] = process.argv.slice(2);
 const config = parseConfig(process.env);
 const embedder = createEmbedder(config);
 const col = await loadCollection(dir as string);
-const sql = await createPgliteSql();
+// DIRECT_DATA_DIR keeps the index on disk: a later run over the same directory skips the load.
+const dataDir = process.env.DIRECT_DATA_DIR;
+const sql = await createPgliteSql(dataDir ? { dataDir } : {});
 await migrate(sql, config.embedding);
+const loaded = await sql.query<{ n: number }>('select count(*)::int as n from tenant_stats where tenant_id = $1', [
+  EVAL_TENANT,
+]);
 const docs = col.documents.filter((d) => documentText(d).trim() !== '');
 const chunked = docs.map((d) => chunkDocument(documentText(d), 'text/plain', config.chunking));
 let cache: { docs: number[][][]; queries: number[][] } | undefined;
@@ -35,7 +41,7 @@ if (!cache) {
 }
 console.error('embedded', (performance.now() - t0) / 1000);
 const t1 = performance.now();
-for (const [i, d] of docs.entries()) {
+for (const [i, d] of (Number(loaded.rows[0]?.n ?? 0) > 0 ? [] : docs).entries()) {
   const key = documentKeyOf(d.id);
   const version = 'v-1';
   await beginIngest(sql, { documentKey: key, tenantId: EVAL_TENANT, version, contentHash: 'h', sequencer: '1' });
@@ -49,6 +55,7 @@ for (const [i, d] of docs.entries()) {
   await publishVersion(sql, { documentKey: key, version, expectedChunks: rows.length });
 }
 await sql.query('analyze');
+if (dataDir) await sql.query('checkpoint');
 console.error('indexed', (performance.now() - t1) / 1000);
 for (const c of configs) {
   const o = JSON.parse(c);
@@ -65,6 +72,7 @@ for (const c of configs) {
       efSearch: 80,
       fusion: o.fusion ?? { method: 'rrf', k: 60 },
       bm25: o.bm25 ?? { k1: 0.9, b: 0.4 },
+      ...(o.feedback ? { feedback: o.feedback } : {}),
       onePerDocument: true,
     });
     run.set(
@@ -81,3 +89,4 @@ for (const c of configs) {
     `${((performance.now() - t) / col.queries.length).toFixed(1)} ms/q`,
   );
 }
+await sql.close();

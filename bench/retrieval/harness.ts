@@ -50,6 +50,7 @@ export async function loadCollection(directory: string): Promise<Collection> {
 }
 
 export const EVAL_TENANT = 'eval';
+const DEFAULT_CONCURRENCY = 16;
 const KEY_PREFIX = `tenants/${EVAL_TENANT}/docs/`;
 
 /** A document's object key (its id, made safe for a key) and back. */
@@ -72,7 +73,7 @@ export interface EvalOptions {
   env?: NodeJS.ProcessEnv;
   /** Results per query (≥ 100 for R@100 and MAP@100). */
   depth?: number;
-  /** Documents ingested at once. */
+  /** Documents ingested at once (16 by default: the USE lite embedder runs their texts in shared model calls). */
   concurrency?: number;
   /** BM25 baseline parameters. */
   baseline?: { k1: number; b: number };
@@ -104,7 +105,7 @@ export async function runRetrievalEval(options: EvalOptions): Promise<EvalReport
   const stack = await startLocalStack({ env: { ...process.env, ...options.env } });
   try {
     const ingestStarted = performance.now();
-    const failed = await ingestAll(stack, collection.documents, options.concurrency ?? 4, progress);
+    const failed = await ingestAll(stack, collection.documents, options.concurrency ?? DEFAULT_CONCURRENCY, progress);
     const ingestSeconds = (performance.now() - ingestStarted) / 1000;
 
     const queryStarted = performance.now();
@@ -133,6 +134,10 @@ export async function runRetrievalEval(options: EvalOptions): Promise<EvalReport
         dimensions: stack.ports.embedder.dimensions,
         fusion: s.fusion.method === 'rrf' ? `rrf k=${s.fusion.k}` : `weighted vector=${s.fusion.vectorWeight}`,
         bm25: `k1=${s.bm25.k1} b=${s.bm25.b}`,
+        feedback:
+          s.feedback.documents > 0
+            ? `RM3 ${s.feedback.documents} chunks, ${s.feedback.terms} terms, query weight ${s.feedback.originalWeight}`
+            : 'none',
         candidates: `max(${s.candidates}, topK)`,
         efSearch: s.efSearch,
         chunking: `${stack.config.chunking.maxTokens} tokens, ${stack.config.chunking.overlapTokens} overlap`,
@@ -158,7 +163,8 @@ async function ingestAll(
   const failed: { id: string; error: string }[] = [];
   let next = 0;
   let done = 0;
-  const step = Math.max(1, Math.floor(documents.length / 10));
+  const started = performance.now();
+  const step = Math.max(1, Math.floor(documents.length / 20));
   const worker = async () => {
     while (next < documents.length) {
       const d = documents[next++] as CollectionDocument;
@@ -167,7 +173,11 @@ async function ingestAll(
       const failure = records.find((r) => r?.status !== 'SUCCEEDED');
       if (failure || records.length === 0) failed.push({ id: d.id, error: failure?.error ?? 'no execution started' });
       done += 1;
-      if (done % step === 0 || done === documents.length) progress(`  ${done}/${documents.length} documents`);
+      if (done % step === 0 || done === documents.length) {
+        const rate = done / ((performance.now() - started) / 1000);
+        const eta = (documents.length - done) / rate;
+        progress(`  ${done}/${documents.length} documents, ${rate.toFixed(1)} docs/s, ETA ${Math.ceil(eta)} s`);
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, documents.length) }, worker));

@@ -983,6 +983,8 @@ export interface SearchQuery {
   bm25: Bm25Parameters;
   /** Keep only the best chunk of each document. */
   onePerDocument?: boolean;
+  /** RM3 query expansion of the lexical branch; absent or 0 documents: none. */
+  feedback?: PseudoRelevanceFeedback;
 }
 
 export interface SearchHit {
@@ -1030,16 +1032,34 @@ export function vectorCandidatesSql(limitParam: string, space: EmbeddingSpace): 
 }
 
 /**
+ * How many chunks the lexical branch reads per candidate it returns, at most: the budget of its candidate selection
+ * (textCandidatesSql). README, "Retrieval quality", gives the measurements behind it.
+ */
+export const LEXICAL_READS_PER_CANDIDATE = 10;
+
+/**
  * The lexical branch: BM25 over tenant $1's live chunks with OR semantics over the lexemes of $3 (Postgres's
- * `english` analysis: the stemmed, stopped lexemes the stored tsvector holds). Document frequencies, the chunk
- * count and the average length come from tenant_terms / tenant_stats; a chunk's term frequencies from its tsvector
- * (one position per occurrence; the stored tsvector carries no weights, so weight A can mark the query's lexemes). The GIN index finds the chunks holding any of the lexemes; only those are scored.
- * Parameters: $1 tenant, $3 query text, $6 k1, $7 b; at most `limitParam` rows (chunk_id, text_score).
+ * `english` analysis: the stemmed, stopped lexemes the stored tsvector holds), plus the expansion lexemes of
+ * $10, a JSON object lexeme → query weight (`{}` for a plain query; pseudo-relevance feedback fills it, see
+ * searchChunks). Document frequencies, the chunk count and the average length come from tenant_terms /
+ * tenant_stats; a chunk's term frequencies from its tsvector (one position per occurrence).
+ * Candidate selection, MaxScore-style: the query's lexemes sorted rarest first, the GIN index fetches the chunks
+ * holding the rarest ones until their document frequencies add up to the budget (LEXICAL_READS_PER_CANDIDATE ×
+ * the limit; the rarest lexeme always counts, the chunks read are capped at the budget). Those chunks are scored
+ * with EVERY lexeme of the query; a chunk holding only common lexemes (whose IDF is low, so their summed weight is
+ * small) is not read. Without it a question with common words read most of the tenant's chunks.
+ * Parameters: $1 tenant, $3 query text, $6 k1, $7 b, $10 expansion; at most `limitParam` rows (chunk_id,
+ * text_score).
  */
 export function textCandidatesSql(limitParam: string): string {
+  const budget = `(${LEXICAL_READS_PER_CANDIDATE} * ${limitParam}::int)`;
   return `with query_terms as (
-      select u.lexeme, greatest(coalesce(cardinality(u.positions), 1), 1) as qtf
-      from unnest(to_tsvector('english', $3)) u
+      select lexeme, sum(qweight) as qweight from (
+        select u.lexeme, greatest(coalesce(cardinality(u.positions), 1), 1)::float8 as qweight
+        from unnest(to_tsvector('english', $3)) u
+        union all
+        select e.key, e.value::float8 from jsonb_each_text($10::jsonb) e
+      ) all_terms group by lexeme
     ),
     collection as (
       select greatest(s.chunk_count, 1)::float8 as n,
@@ -1047,32 +1067,122 @@ export function textCandidatesSql(limitParam: string): string {
       from tenant_stats s where s.tenant_id = $1
     ),
     weighted_terms as (
-      select q.lexeme, q.qtf * ln(1 + (col.n - t.df + 0.5) / (t.df + 0.5)) as weight
+      select q.lexeme, q.qweight * ln(1 + (col.n - t.df + 0.5) / (t.df + 0.5)) as weight,
+        sum(t.df) over (order by t.df, q.lexeme) as df_through
       from query_terms q
-      join tenant_terms t on t.tenant_id = $1 and t.lexeme = q.lexeme and t.df > 0
+      -- a lookup per lexeme (tenant_terms' primary key), whatever the planner guesses of the expansion's size
+      cross join lateral (
+        select t.df from tenant_terms t where t.tenant_id = $1 and t.lexeme = q.lexeme and t.df > 0 limit 1
+      ) t
       cross join collection col
     ),
     any_term as (
-      -- 'lexeme' | 'lexeme' …, quoted as tsquery input (quotes and backslashes doubled): no second stemming
-      select string_agg('''' || replace(replace(lexeme, '\\', '\\\\'), '''', '''''') || '''', ' | ')::tsquery as q,
+      -- the selecting lexemes 'l1' | 'l2' …, quoted as tsquery input (quotes and backslashes doubled): no second
+      -- stemming; and every lexeme, for scoring
+      select string_agg('''' || replace(replace(lexeme, '\\', '\\\\'), '''', '''''') || '''', ' | ')
+          filter (where df_through <= ${budget} or df_through = (select min(df_through) from weighted_terms))::tsquery
+          as q,
         array_agg(lexeme) as lexemes
       from weighted_terms
+    ),
+    candidates as (
+      select c.chunk_id, c.tsv, c.text_length
+      from any_term a
+      join chunks c on c.tsv @@ a.q
+      ${LIVE_CHUNK}
+      where c.tenant_id = $1
+      limit ${budget}
     )
     select c.chunk_id,
       sum(w.weight * cardinality(u.positions) / (cardinality(u.positions)
         + $6::float8 * (1 - $7::float8 + $7::float8 * coalesce(c.text_length, col.avgdl) / col.avgdl))) as text_score
-    from any_term a
-    join chunks c on c.tsv @@ a.q
-    ${LIVE_CHUNK}
+    from candidates c
+    cross join any_term a
     cross join collection col
     -- the chunk's query lexemes only, with their positions: weight A marks them, ts_filter keeps them (both run
     -- over the tsvector in C; unnesting every lexeme of every matching chunk cost ten times as much)
     cross join lateral unnest(ts_filter(setweight(c.tsv, 'A', a.lexemes), '{a}')) u
     join weighted_terms w on w.lexeme = u.lexeme
-    where c.tenant_id = $1
     group by c.chunk_id
     order by text_score desc, c.chunk_id
     limit ${limitParam}`;
+}
+
+/**
+ * Pseudo-relevance feedback on the lexical branch, RM3 (Lavrenko & Croft's relevance model, interpolated with the
+ * query as in Anserini's BM25+RM3): the first-pass BM25 top `documents` chunks are taken as relevant, their lexemes
+ * weighted by Σ score(chunk) · tf / |chunk|, lexemes in more than 10% of the tenant's chunks dropped (Anserini's
+ * filter), the best `terms` kept and normalised, then mixed with the query: originalWeight · query + (1 −
+ * originalWeight) · feedback. The expanded query is what the BM25 branch scores; the vector branch is unchanged.
+ */
+export interface PseudoRelevanceFeedback {
+  documents: number;
+  terms: number;
+  originalWeight: number;
+}
+
+// A lexeme in more than this share of the tenant's chunks is never an expansion term.
+const FEEDBACK_MAX_DF_SHARE = 0.1;
+
+/**
+ * textCandidatesSql as a statement of its own, its parameters renumbered: $1 tenant, $2 query text, $3 limit, $4 k1,
+ * $5 b, $6 expansion.
+ */
+export function standaloneTextSql(): string {
+  const numbers: Record<string, string> = { 1: '1', 3: '2', 4: '3', 6: '4', 7: '5', 10: '6' };
+  return textCandidatesSql('$4').replace(/\$(\d+)/g, (_, n: string) => `$${numbers[n] ?? n}`);
+}
+
+// The first pass: the lexical branch with $3 candidates (so it reads what the search itself reads), of which the
+// best $7. Returns their lexemes with frequencies, each chunk's score and length, each lexeme's document frequency,
+// the tenant's chunk count, and the query's length in lexemes.
+function feedbackSql(): string {
+  return `with top_chunks as (select * from (${standaloneTextSql()}) ranked order by text_score desc, chunk_id limit $7)
+    select tc.chunk_id, tc.text_score, u.lexeme, cardinality(u.positions) as tf, c.text_length, t.df,
+      s.chunk_count,
+      (select coalesce(sum(greatest(coalesce(cardinality(q.positions), 1), 1)), 0)
+         from unnest(to_tsvector('english', $2)) q) as query_length
+    from top_chunks tc
+    join chunks c on c.chunk_id = tc.chunk_id and c.generation = ${LIVE_GENERATION}
+    cross join lateral unnest(c.tsv) u
+    join tenant_terms t on t.tenant_id = $1 and t.lexeme = u.lexeme
+    cross join tenant_stats s
+    where s.tenant_id = $1`;
+}
+
+interface FeedbackRow {
+  chunk_id: string;
+  text_score: number;
+  lexeme: string;
+  tf: number;
+  text_length: number | null;
+  df: number;
+  chunk_count: number;
+  query_length: number;
+}
+
+/**
+ * The expansion of a query by RM3 over its first-pass chunks (rows of feedbackSql), as query weights on the
+ * scale of the query's own (each query lexeme weighs its count): lexeme → weight, `{}` when there is nothing to add.
+ */
+export function feedbackExpansion(rows: readonly FeedbackRow[], prf: PseudoRelevanceFeedback): Record<string, number> {
+  const first = rows[0];
+  if (!first || prf.originalWeight >= 1) return {};
+  const maxDf = FEEDBACK_MAX_DF_SHARE * Number(first.chunk_count);
+  const lengths = new Map<string, number>();
+  for (const r of rows) lengths.set(r.chunk_id, (lengths.get(r.chunk_id) ?? 0) + Number(r.tf));
+  const model = new Map<string, number>();
+  for (const r of rows) {
+    if (Number(r.df) > maxDf) continue;
+    const length = Number(r.text_length ?? 0) || (lengths.get(r.chunk_id) ?? 1);
+    model.set(r.lexeme, (model.get(r.lexeme) ?? 0) + (Number(r.text_score) * Number(r.tf)) / length);
+  }
+  const best = [...model.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, prf.terms);
+  const total = best.reduce((sum, [, w]) => sum + w, 0);
+  if (total <= 0) return {};
+  // α · qtf/|q| + (1 − α) · P(w|R), multiplied by |q|/α so the query's own lexemes keep their counts as weights
+  const scale = ((1 - prf.originalWeight) / prf.originalWeight) * Number(first.query_length);
+  return Object.fromEntries(best.map(([lexeme, w]) => [lexeme, (scale * w) / total]));
 }
 
 function fusedScoreSql(fusion: Fusion): string {
@@ -1159,6 +1269,19 @@ export async function searchChunks(sql: SqlClient, q: SearchQuery): Promise<Sear
          set_config('hnsw.iterative_scan', 'relaxed_order', true) as iterative_scan`,
       [String(q.efSearch)],
     );
+    let expansion: Record<string, number> = {};
+    if (q.feedback && q.feedback.documents > 0 && q.feedback.terms > 0) {
+      const first = await tx.query<FeedbackRow>(feedbackSql(), [
+        q.tenantId,
+        q.queryText,
+        q.candidates,
+        q.bm25.k1,
+        q.bm25.b,
+        '{}',
+        q.feedback.documents,
+      ]);
+      expansion = feedbackExpansion(first.rows, q.feedback);
+    }
     const res = await tx.query<SearchRow>(hybridSearchSql(q.fusion, space), [
       q.tenantId,
       toVectorText(q.embedding),
@@ -1169,6 +1292,7 @@ export async function searchChunks(sql: SqlClient, q: SearchQuery): Promise<Sear
       q.bm25.b,
       fusionParam,
       q.onePerDocument ?? false,
+      JSON.stringify(expansion),
     ]);
     // a switch between the check above and the statement (a same-model switch to another dimension included)
     const other = res.rows.find((r) => Number(r.generation) !== live.id);

@@ -41,6 +41,10 @@ const Env = z.object({
   SEARCH_VECTOR_WEIGHT: z.coerce.number().min(0).max(1).default(0.3),
   BM25_K1: nonNegative(0.9),
   BM25_B: z.coerce.number().min(0).max(1).default(0.4),
+  /** RM3 pseudo-relevance feedback of the lexical branch: first-pass chunks (0: off), expansion terms, query weight. */
+  SEARCH_FEEDBACK_DOCS: z.coerce.number().int().min(0).max(100).default(10),
+  SEARCH_FEEDBACK_TERMS: z.coerce.number().int().min(1).max(100).default(10),
+  SEARCH_FEEDBACK_WEIGHT: z.coerce.number().gt(0).max(1).default(0.5),
   ROUTER_STRATEGY: z.enum(['heuristic', 'judge', 'cascade', 'learned']).default('cascade'),
   /** A Bedrock guardrail (id or ARN) screening free-text facts; empty or unset: none. */
   GUARDRAIL_ID: z
@@ -77,6 +81,7 @@ export type AppConfig = Readonly<{
     efSearch: number;
     fusion: { method: 'rrf'; k: number } | { method: 'weighted'; vectorWeight: number };
     bm25: { k1: number; b: number };
+    feedback: { documents: number; terms: number; originalWeight: number };
   };
   router: { strategy: 'heuristic' | 'judge' | 'cascade' | 'learned' };
   /** Where chunks live: pgvector in the same PostgreSQL as the documents table, or OpenSearch Serverless. */
@@ -114,6 +119,11 @@ export function parseConfig(env: NodeJS.ProcessEnv): AppConfig {
           ? ({ method: 'rrf', k: e.SEARCH_RRF_K } as const)
           : ({ method: 'weighted', vectorWeight: e.SEARCH_VECTOR_WEIGHT } as const),
       bm25: { k1: e.BM25_K1, b: e.BM25_B },
+      feedback: {
+        documents: e.SEARCH_FEEDBACK_DOCS,
+        terms: e.SEARCH_FEEDBACK_TERMS,
+        originalWeight: e.SEARCH_FEEDBACK_WEIGHT,
+      },
     },
     router: { strategy: e.ROUTER_STRATEGY },
     vectorStore: vectorStoreConfig(e),

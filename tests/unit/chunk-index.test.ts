@@ -12,6 +12,7 @@ import {
   deleteDocument,
   discardVersion,
   exactVectorSearch,
+  feedbackExpansion,
   getDocumentStatus,
   type IndexedChunk,
   indexChunks,
@@ -22,7 +23,7 @@ import {
   recordFailure,
   type SearchHit,
   searchChunks,
-  textCandidatesSql,
+  standaloneTextSql,
 } from '../../functions/rag/chunk-index.js';
 import { ConfigurationError, DocumentSupersededError, IncompleteVersionError } from '../../functions/shared/errors.js';
 import type { SqlClient } from '../../functions/shared/ports.js';
@@ -738,11 +739,15 @@ describe('BM25 lexical branch', () => {
     sequencer,
     contentHash: `${name}-${version}`,
   });
-  const textScores = async (query: string) => {
-    const { rows } = await sql.query<{ chunk_id: string; text_score: number }>(
-      textCandidatesSql('$4').replace(/\$6/g, '$2').replace(/\$7/g, '$5'),
-      ['t-bm25', 0.9, query, 10, 0.4],
-    );
+  const textScores = async (query: string, limit = 10, tenantId = 't-bm25', expansion = '{}') => {
+    const { rows } = await sql.query<{ chunk_id: string; text_score: number }>(standaloneTextSql(), [
+      tenantId,
+      query,
+      limit,
+      0.9,
+      0.4,
+      expansion,
+    ]);
     return rows.map((r) => [r.chunk_id, Number(r.text_score)] as const);
   };
   const recount = async () => {
@@ -792,14 +797,74 @@ describe('BM25 lexical branch', () => {
 
   it('finds nothing for a query of stopwords only, and nothing for a tenant without statistics', async () => {
     await expect(textScores('the and of')).resolves.toEqual([]);
-    const other = await sql.query(textCandidatesSql('$4').replace(/\$6/g, '$2').replace(/\$7/g, '$5'), [
-      't-none',
-      0.9,
-      'wing',
-      10,
-      0.4,
-    ]);
-    expect(other.rows).toEqual([]);
+    await expect(textScores('wing', 10, 't-none')).resolves.toEqual([]);
+  });
+
+  it('picks candidates by the rarest lexemes within its read budget, and scores them with every lexeme', async () => {
+    // 30 chunks hold the common "engine"; "turbine" is in 2 of them. One candidate: a budget of 10 chunk reads.
+    const tenantId = 't-select';
+    const texts = Array.from({ length: 30 }, (_, i) =>
+      i === 3 ? 'engine turbine engine' : i === 7 ? 'turbine engine' : `engine report ${i}`,
+    );
+    for (const [i, text] of texts.entries()) {
+      const d = { ...doc(`s${i}`), tenantId };
+      await ingest(sql, d, [chunk(d, 0, text, unit(0))]);
+    }
+
+    const scores = await textScores('engine turbine', 1, tenantId);
+
+    const baseline = new Bm25Index({ k1: 0.9, b: 0.4, stem: true });
+    for (const [i, text] of texts.entries()) baseline.add(`bm25/s${i}.md@v1#0`, text);
+    const [best] = baseline.search('engine turbine');
+    expect(scores).toHaveLength(1);
+    expect(scores[0]?.[0]).toBe(best?.[0]);
+    expect(scores[0]?.[1]).toBeCloseTo(best?.[1] ?? Number.NaN, 9);
+  });
+
+  it('adds weighted expansion lexemes to the query, found even in chunks without any query lexeme', async () => {
+    const plain = await textScores('flutter');
+    const expanded = await textScores('flutter', 10, 't-bm25', JSON.stringify({ trim: 2 }));
+
+    expect(plain.map(([id]) => id)).not.toContain('bm25/d2.md@v2#1');
+    expect(expanded.map(([id]) => id)).toContain('bm25/d2.md@v2#1');
+  });
+});
+
+describe('RM3 feedback expansion', () => {
+  const row = (chunk: string, score: number, lexeme: string, tf: number, length: number, df: number) => ({
+    chunk_id: chunk,
+    text_score: score,
+    lexeme,
+    tf,
+    text_length: length,
+    df,
+    chunk_count: 100,
+    query_length: 2,
+  });
+
+  it('weighs lexemes by score · tf / length, drops those in more than 10% of chunks and keeps the best terms', () => {
+    const rows = [
+      row('a', 2, 'flutter', 2, 4, 5),
+      row('a', 2, 'wing', 1, 4, 50),
+      row('a', 2, 'damper', 1, 4, 3),
+      row('b', 1, 'flutter', 1, 2, 5),
+      row('b', 1, 'rudder', 1, 2, 8),
+    ];
+
+    const expansion = feedbackExpansion(rows, { documents: 2, terms: 2, originalWeight: 0.5 });
+
+    // flutter 2·2/4 + 1·1/2 = 1.5, damper 0.5, rudder 0.5 (tie: by lexeme), wing dropped (df 50 of 100)
+    expect(Object.keys(expansion)).toEqual(['flutter', 'damper']);
+    // normalised to 1 and scaled by (1 − α)/α · |q| = 2
+    expect(expansion.flutter).toBeCloseTo((2 * 1.5) / 2, 9);
+    expect(expansion.damper).toBeCloseTo((2 * 0.5) / 2, 9);
+  });
+
+  it('adds nothing without first-pass chunks or with the query weight at 1', () => {
+    expect(feedbackExpansion([], { documents: 10, terms: 10, originalWeight: 0.5 })).toEqual({});
+    expect(
+      feedbackExpansion([row('a', 1, 'flutter', 1, 1, 1)], { documents: 10, terms: 10, originalWeight: 1 }),
+    ).toEqual({});
   });
 });
 

@@ -57,6 +57,7 @@ export async function searchChunks(input: SearchInput, deps: Deps): Promise<{ hi
       efSearch: s.efSearch,
       fusion: s.fusion,
       bm25: s.bm25,
+      feedback: s.feedback,
       onePerDocument: input.onePerDocument ?? false,
     });
   let hits: index.SearchHit[];

@@ -33,25 +33,53 @@ const BATCH = 16;
 // Blank text has no tokens: embed a single space instead, which the model answers with a fixed vector.
 const BLANK = ' ';
 
-/** Creates the local Universal Sentence Encoder lite embedder (512 dimensions). */
+interface Pending {
+  text: string;
+  resolve: (v: number[]) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Creates the local Universal Sentence Encoder lite embedder (512 dimensions). Texts are embedded in model calls of
+ * up to BATCH rows, and the texts of concurrent calls share those model calls: while one runs, the texts of the
+ * calls that arrive wait and go together in the next (a batch of 16 runs about twice as many passages per second
+ * as 16 calls of one, and an ingest of one-chunk documents makes one call per document).
+ */
 export function createUseLiteEmbedder(): Embedder {
+  const queue: Pending[] = [];
+  let running = false;
+  const drain = async () => {
+    running = true;
+    try {
+      const m = await model();
+      while (queue.length > 0) {
+        const batch = queue.splice(0, BATCH);
+        try {
+          const vectors = await m.embed(batch.map((p) => (p.text.trim() === '' ? BLANK : p.text)));
+          for (const [i, p] of batch.entries()) p.resolve(normalise(vectors[i] ?? []));
+        } catch (err) {
+          const failure =
+            err instanceof ModelInvocationError
+              ? err
+              : new ModelInvocationError(`${USE_LITE_MODEL_ID} failed to embed a batch`, { cause: err });
+          for (const p of batch) p.reject(failure);
+        }
+      }
+    } catch (err) {
+      for (const p of queue.splice(0)) p.reject(err);
+    } finally {
+      running = false;
+    }
+  };
   return {
     modelId: USE_LITE_MODEL_ID,
     dimensions: USE_LITE_DIMENSIONS,
-    async embed(texts) {
-      const m = await model();
-      const out: number[][] = [];
-      for (let start = 0; start < texts.length; start += BATCH) {
-        const batch = texts.slice(start, start + BATCH).map((t) => (t.trim() === '' ? BLANK : t));
-        let vectors: number[][];
-        try {
-          vectors = await m.embed(batch);
-        } catch (err) {
-          throw new ModelInvocationError(`${USE_LITE_MODEL_ID} failed to embed a batch`, { cause: err });
-        }
-        for (const v of vectors) out.push(normalise(v));
-      }
-      return out;
+    embed(texts) {
+      const vectors = texts.map(
+        (text) => new Promise<number[]>((resolve, reject) => queue.push({ text, resolve, reject })),
+      );
+      if (!running) void drain();
+      return Promise.all(vectors);
     },
   };
 }
