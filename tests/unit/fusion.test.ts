@@ -10,7 +10,7 @@ import {
   migrate,
   publishVersion,
   searchChunks,
-  textCandidatesSql,
+  standaloneTextSql,
   vectorCandidatesSql,
 } from '../../functions/rag/chunk-index.js';
 import { fuseCandidates, type TextCandidate, type VectorCandidate } from '../../functions/rag/fusion.js';
@@ -75,9 +75,8 @@ async function candidates(embedding: number[], queryText: string, limit: number)
     content: string;
   }>(
     `select t.chunk_id, t.text_score, c.document_key, c.heading, c.content
-     from (${textCandidatesSql('$4')}) t join chunks c on c.chunk_id = t.chunk_id
-     where $2::text is not null and $5::int is not null`,
-    ['t', vector, queryText, limit, 0, BM25.k1, BM25.b],
+     from (${standaloneTextSql()}) t join chunks c on c.chunk_id = t.chunk_id`,
+    ['t', queryText, limit, BM25.k1, BM25.b, '{}'],
   );
   const chunk = (r: { chunk_id: string; document_key: string; heading: string | null; content: string }) => ({
     chunkId: r.chunk_id,
