@@ -3,7 +3,7 @@
  * named errors, the fake's refusal of custom ids, and a publish that runs ahead of the collection's refresh.
  */
 import { beginIngest, migrate } from '../../functions/rag/chunk-index.js';
-import { createOpenSearchStore, distanceOfScore, spaceIndexName } from '../../functions/rag/opensearch-store.js';
+import { createOpenSearchStore, distanceOfScore, generationIndexName } from '../../functions/rag/opensearch-store.js';
 import { createOpenSearchClient, regionOfEndpoint } from '../../functions/shared/adapters/opensearch-client.js';
 import { parseConfig } from '../../functions/shared/config.js';
 import type { SqlClient } from '../../functions/shared/ports.js';
@@ -162,7 +162,7 @@ describe('OpenSearch store', () => {
       const later = await store.publishVersion({ documentKey: 't/a.md', version: 'v1', expectedChunks: 1 });
 
       expect(later).toEqual({ chunkCount: 1, replacedVersion: null });
-      expect([...fake.indexes().keys()]).toEqual([spaceIndexName('lag', { modelId: 'test/m', dimensions: 4 })]);
+      expect([...fake.indexes().keys()]).toEqual([generationIndexName('lag', 1, { modelId: 'test/m', dimensions: 4 })]);
     } finally {
       await fake.close();
     }
