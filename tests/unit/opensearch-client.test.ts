@@ -168,6 +168,51 @@ describe('OpenSearch store', () => {
     }
   });
 
+  it('a re-embed check that runs ahead of the refresh fails as retryable, in the building generation', async () => {
+    const fake = await startOpenSearchFake({ credentials: CREDENTIALS, region: REGION, refreshOnWrite: false });
+    await sql.query(
+      `insert into index_generations (id, model_id, dimensions, state) values (90, 'test/n', 4, 'building')`,
+    );
+    try {
+      const client = createOpenSearchClient({ endpoint: fake.endpoint, region: REGION, credentials: CREDENTIALS });
+      const store = createOpenSearchStore({ client, sql, indexPrefix: 'lagre', bm25: { k1: 0.9, b: 0.4 } });
+      await beginIngest(sql, {
+        documentKey: 't/r.md',
+        tenantId: 't',
+        version: 'v1',
+        contentHash: 'r',
+        sequencer: '01',
+      });
+      const row = {
+        chunkId: 't/r.md@v1#0',
+        documentKey: 't/r.md',
+        version: 'v1',
+        tenantId: 't',
+        ordinal: 0,
+        heading: null,
+        content: 'text',
+        tokenCount: 1,
+        embedding: [1, 0, 0, 0],
+      };
+      await store.indexChunks([{ ...row, embeddingModel: 'test/m' }]);
+      fake.refresh();
+      await store.publishVersion({ documentKey: 't/r.md', version: 'v1', expectedChunks: 1 });
+      await store.indexChunks([{ ...row, embeddingModel: 'test/n', generation: 90 }]);
+      const reembed = { documentKey: 't/r.md', version: 'v1', expectedChunks: 1, generations: [90], reembed: true };
+
+      const early = store.publishVersion(reembed);
+      await expect(early).rejects.toMatchObject({ name: 'IndexUnavailableError', transient: true });
+      fake.refresh();
+      const later = await store.publishVersion(reembed);
+
+      expect(later).toEqual({ chunkCount: 1, replacedVersion: null });
+      expect(fake.indexes().has(generationIndexName('lagre', 90, { modelId: 'test/n', dimensions: 4 }))).toBe(true);
+    } finally {
+      await sql.query('delete from index_generations where id = 90');
+      await fake.close();
+    }
+  });
+
   it("pages through a document's chunks (search_after) to count them on publish and to delete them all", async () => {
     const fake = await startOpenSearchFake({ credentials: CREDENTIALS, region: REGION });
     try {
