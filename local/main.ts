@@ -1,6 +1,7 @@
 import './polyfills.js';
 import { join } from 'node:path';
 import { generationStatus } from '../functions/rag/chunk-index.js';
+import { vectorStoreOf } from '../functions/rag/vector-store.js';
 import { ingestCorpus, listCorpus } from './corpus.js';
 import { ingesting } from './readiness.js';
 import { createLocalServer, isLoopback, listenHost } from './server.js';
@@ -29,7 +30,7 @@ async function main(): Promise<void> {
     `  models: embeddings ${stack.ports.embedder.modelId} (${stack.ports.embedder.dimensions} dims), text ${stack.config.modelProvider === 'bedrock' ? 'Bedrock Converse, per config/model-catalog.yaml' : 'offline/extractive-v1 standing in for every catalog model'}\n`,
   );
 
-  const generations = await generationStatus(stack.ports.sql);
+  const generations = await generationStatus(stack.ports.sql, vectorStoreOf(stack.ports));
   if (generations.building) {
     const { live, building } = generations;
     out.write(

@@ -2,7 +2,8 @@
  * An in-process fake of the subset of the OpenSearch Serverless REST API the vector store uses, over HTTP, for the
  * local runtime and the contract tests. It follows the documented behaviour of a VECTORSEARCH collection:
  *
- * - `HEAD /<index>`, `PUT /<index>` (settings + mappings; a second PUT is 400 resource_already_exists_exception).
+ * - `HEAD /<index>`, `PUT /<index>` (settings + mappings; a second PUT is 400 resource_already_exists_exception),
+ *   `DELETE /<index>` (one concrete index: 200 `acknowledged`, 404 index_not_found_exception when missing).
  * - `POST /_bulk` (NDJSON): `index` actions without `_id` (a vector collection refuses custom ids: the item fails
  *   with 400), `delete` actions by `_index` and `_id` (404 not_found for a missing one).
  * - `POST /<index or pattern>/_search`: `knn` (with a `filter`), `bool` with `must` [`match`], `filter` [`term`,
@@ -362,6 +363,14 @@ export async function startOpenSearchFake(options: OpenSearchFakeOptions = {}): 
     if (method === 'POST' && parts.length === 1 && parts[0] === '_bulk') return { status: 200, body: bulk(body) };
     if (parts.length === 1 && method === 'HEAD') return { status: indexes.has(parts[0] as string) ? 200 : 404 };
     if (parts.length === 1 && method === 'PUT') return { status: 200, body: createIndex(parts[0] as string, json()) };
+    if (parts.length === 1 && method === 'DELETE') {
+      const name = parts[0] as string;
+      if (name.includes('*') || name.includes(',')) {
+        throw new HttpError(400, 'illegal_argument_exception', 'wildcard or multiple index deletion is not allowed');
+      }
+      if (!indexes.delete(name)) throw new HttpError(404, 'index_not_found_exception', `no such index [${name}]`);
+      return { status: 200, body: { acknowledged: true } };
+    }
     if (parts.length === 2 && parts[1] === '_search' && (method === 'POST' || method === 'GET')) {
       return { status: 200, body: searchIndexes(parts[0] as string, json()) };
     }

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { generationStatus, getDocumentStatus } from '../functions/rag/chunk-index.js';
 import { DocumentKey } from '../functions/rag/ingest-and-index/schemas.js';
+import { vectorStoreOf } from '../functions/rag/vector-store.js';
 import { assertSafeJson, errorBody, SECURITY_HEADERS } from '../functions/shared/http-handler.js';
 import { isResponse, sendCloudFrontResponse, viewerRequestFromHttp } from './cloudfront-function.js';
 import { handleConsoleRoute } from './console/routes.js';
@@ -226,7 +227,7 @@ export function createLocalServer(stack: LocalStack, readiness: Readiness = read
     // The embedding-model migration's progress: the live index generation, the building one with its documents
     // done / total, and retired ones whose chunks are not purged yet (README, "Changing the embedding model").
     if (method === 'GET' && path === '/index-generations') {
-      return send(res, 200, await generationStatus(stack.ports.sql));
+      return send(res, 200, await generationStatus(stack.ports.sql, vectorStoreOf(stack.ports)));
     }
 
     // CloudFront's /precomputed/* behaviour: the viewer-request function answers hits and bad tokens itself;

@@ -341,31 +341,73 @@ export interface GenerationStatus {
 const COMPLETE_IN_GENERATION = `(select count(*) from chunks c
     where c.document_key = d.document_key and c.version = d.live_version and c.generation = $1) = d.live_chunk_count`;
 
-/** The migration's progress, for GET /health locally and the re-embed run's output. */
-export async function generationStatus(sql: SqlClient): Promise<GenerationStatus> {
-  const [live, building] = await activeGenerations(sql);
-  const retired = await sql.query<{ generation: number }>(
-    `select distinct c.generation from chunks c join index_generations g on g.id = c.generation
-     where g.state = 'retired' order by 1`,
+/**
+ * Where a generation's chunks are, as the switch, the purge and the status need it: the vector-store port's
+ * generation methods (vector-store.ts). The default is pgvector's chunks table (pgGenerationChunks).
+ */
+export interface GenerationChunks {
+  /**
+   * The live documents (as `tx` sees the documents table) whose live version lacks some of its chunks in the
+   * generation, sorted by key. Counts what is visible: OpenSearch Serverless shows a write some seconds later.
+   */
+  incompleteDocuments(generation: IndexGeneration, tx: SqlClient): Promise<string[]>;
+  /** Deletes up to `limit` chunks of a retired generation; `removedChunks: 0` when none is left. Idempotent. */
+  purgeGeneration(generation: IndexGeneration, limit: number): Promise<{ removedChunks: number }>;
+  /** Whether any chunk of the generation is still stored. */
+  holdsChunks(generation: IndexGeneration): Promise<boolean>;
+}
+
+/** The pgvector adapter's generation methods: SQL over the chunks table. */
+export function pgGenerationChunks(sql: SqlClient): GenerationChunks {
+  return {
+    async incompleteDocuments(generation, tx) {
+      const missing = await tx.query<{ document_key: string }>(
+        `select d.document_key from documents d where d.live_version is not null and not ${COMPLETE_IN_GENERATION}
+         order by d.document_key`,
+        [generation.id],
+      );
+      return missing.rows.map((r) => r.document_key);
+    },
+    async purgeGeneration(generation, limit) {
+      const res = await sql.query(
+        `delete from chunks where (chunk_id, generation) in (
+           select c.chunk_id, c.generation from chunks c where c.generation = $1 limit $2)`,
+        [generation.id, limit],
+      );
+      return { removedChunks: res.affectedRows };
+    },
+    async holdsChunks(generation) {
+      const res = await sql.query('select 1 from chunks where generation = $1 limit 1', [generation.id]);
+      return res.rows.length > 0;
+    },
+  };
+}
+
+async function retiredGenerations(sql: SqlClient): Promise<IndexGeneration[]> {
+  const res = await sql.query<GenerationRow>(
+    `select id, model_id, dimensions, state from index_generations where state = 'retired' order by id`,
   );
+  return res.rows.map(toGeneration);
+}
+
+/** The migration's progress, for GET /health locally and the re-embed run's output. */
+export async function generationStatus(
+  sql: SqlClient,
+  chunks: GenerationChunks = pgGenerationChunks(sql),
+): Promise<GenerationStatus> {
+  const [live, building] = await activeGenerations(sql);
+  const retiredPendingPurge: number[] = [];
+  for (const g of await retiredGenerations(sql)) if (await chunks.holdsChunks(g)) retiredPendingPurge.push(g.id);
   let progress: GenerationStatus['building'] = null;
   if (building) {
-    const counted = await sql.query<{ total: number; done: number }>(
-      `select count(*)::int as total, count(*) filter (where ${COMPLETE_IN_GENERATION})::int as done
-       from documents d where d.live_version is not null`,
-      [building.id],
+    const total = await sql.query<{ n: number }>(
+      'select count(*)::int as n from documents d where d.live_version is not null',
     );
-    progress = {
-      ...building,
-      documentsDone: Number(counted.rows[0]?.done ?? 0),
-      documentsTotal: Number(counted.rows[0]?.total ?? 0),
-    };
+    const documentsTotal = Number(total.rows[0]?.n ?? 0);
+    const incomplete = await chunks.incompleteDocuments(building, sql);
+    progress = { ...building, documentsDone: documentsTotal - incomplete.length, documentsTotal };
   }
-  return {
-    live: live as IndexGeneration,
-    building: progress,
-    retiredPendingPurge: retired.rows.map((r) => Number(r.generation)),
-  };
+  return { live: live as IndexGeneration, building: progress, retiredPendingPurge };
 }
 
 /**
@@ -376,6 +418,7 @@ export async function generationStatus(sql: SqlClient): Promise<GenerationStatus
  */
 export async function switchGeneration(
   sql: SqlClient,
+  chunks: GenerationChunks = pgGenerationChunks(sql),
 ): Promise<{ switched: boolean; live: IndexGeneration; retired: number | null }> {
   return sql.transaction(async (tx) => {
     // Blocks writers of documents (publish, delete) until commit; searches (plain reads) go on.
@@ -383,18 +426,12 @@ export async function switchGeneration(
     await tx.query('select id from index_generations where state in ($1, $2) for update', ['building', 'live']);
     const [live, building] = await activeGenerations(tx);
     if (!building) return { switched: false, live: live as IndexGeneration, retired: null };
-    const missing = await tx.query<{ document_key: string }>(
-      `select d.document_key from documents d where d.live_version is not null and not ${COMPLETE_IN_GENERATION}
-       order by d.document_key`,
-      [building.id],
-    );
-    if (missing.rows.length > 0) {
-      const sample = missing.rows
-        .slice(0, 5)
-        .map((r) => r.document_key)
-        .join(', ');
+    // the vector store counts the building generation's chunks against the documents table as this transaction sees it
+    const missing = await chunks.incompleteDocuments(building, tx);
+    if (missing.length > 0) {
+      const sample = missing.slice(0, 5).join(', ');
       throw new GenerationIncompleteError(
-        `generation ${building.id} (${building.modelId}, ${building.dimensions} dims) lacks ${missing.rows.length} live document(s), e.g. ${sample}: re-run the re-embed`,
+        `generation ${building.id} (${building.modelId}, ${building.dimensions} dims) lacks ${missing.length} live document(s), e.g. ${sample}: re-run the re-embed`,
       );
     }
     const previous = live as IndexGeneration;
@@ -434,14 +471,17 @@ async function rebuildTermStatistics(tx: SqlClient, generation: number): Promise
  * Deletes the chunks of retired generations, at most `limit` rows per call (a large index is purged over several
  * calls, each a short transaction); idempotent. Returns how many rows it removed: 0 when nothing is left.
  */
-export async function purgeRetiredGenerations(sql: SqlClient, limit = 5000): Promise<{ removedChunks: number }> {
-  const res = await sql.query(
-    `delete from chunks where (chunk_id, generation) in (
-       select c.chunk_id, c.generation from chunks c join index_generations g on g.id = c.generation
-       where g.state = 'retired' limit $1)`,
-    [limit],
-  );
-  return { removedChunks: res.affectedRows };
+export async function purgeRetiredGenerations(
+  sql: SqlClient,
+  limit = 5000,
+  chunks: GenerationChunks = pgGenerationChunks(sql),
+): Promise<{ removedChunks: number }> {
+  let removedChunks = 0;
+  for (const generation of await retiredGenerations(sql)) {
+    if (removedChunks >= limit) break;
+    removedChunks += (await chunks.purgeGeneration(generation, limit - removedChunks)).removedChunks;
+  }
+  return { removedChunks };
 }
 
 /** Whether a document's live version has all its chunks in a generation (the re-embed skips it then). */

@@ -1,9 +1,13 @@
 /**
  * The vector store on an OpenSearch Serverless collection of type VECTORSEARCH, over the SearchEngineClient port.
  *
- * - One index per embedding space (model id and dimension): `<prefix>-<model slug>-<dimension>-<hash>`, created on
- *   first write with a faiss HNSW `knn_vector` field (inner product over unit vectors: cosine) and an `english`
- *   analysed text field scored with BM25 (k1 and b fixed when the index is created).
+ * - One index per index generation and embedding space: `<prefix>-g<generation>-<model slug>-<dimension>-<hash>`,
+ *   created on first write with a faiss HNSW `knn_vector` field (inner product over unit vectors: cosine) and an
+ *   `english` analysed text field scored with BM25 (k1 and b fixed when the index is created). The generation is in
+ *   the name so that a migration back to an earlier model (A → B → A) builds a new index instead of counting, or
+ *   later purging, the retired A generation's chunks; a retired generation is purged by deleting its indexes.
+ * - Which generation is live is PostgreSQL's (index_generations): a search reads the live generation's index only,
+ *   and checks again after the search that it is still live (EmbeddingModelChangedError otherwise, as pgvector).
  * - Vector collections refuse custom document ids (`PUT <index>/_doc/<id>`, `_bulk` index actions with `_id`, and
  *   `_update` are for SEARCH collections only), so a document's id is the server's and the chunk id is a field: a
  *   write first skips chunk ids already visible, a search keeps the best hit of each chunk id, and a publish counts
@@ -18,16 +22,23 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import {
-  ConfigurationError,
   DocumentSupersededError,
+  EmbeddingModelChangedError,
   IncompleteVersionError,
   IndexRequestError,
   IndexThrottledError,
   IndexUnavailableError,
 } from '../shared/errors.js';
 import type { SearchEngineClient, SqlClient } from '../shared/ports.js';
-import type { Bm25Parameters, EmbeddingSpace, IndexedChunk, SearchHit, SearchQuery } from './chunk-index.js';
-import { compareSequencers } from './chunk-index.js';
+import type {
+  Bm25Parameters,
+  EmbeddingSpace,
+  IndexedChunk,
+  IndexGeneration,
+  SearchHit,
+  SearchQuery,
+} from './chunk-index.js';
+import { activeGenerations, compareSequencers, liveGeneration } from './chunk-index.js';
 import { fuseCandidates, type TextCandidate, type VectorCandidate } from './fusion.js';
 import type { VectorStore } from './vector-store.js';
 
@@ -46,16 +57,26 @@ export interface OpenSearchStoreOptions {
   pageSize?: number;
 }
 
-/** The index of an embedding space: lower case, readable, and a hash so distinct model ids never collide. */
-export function spaceIndexName(prefix: string, space: EmbeddingSpace): string {
+/**
+ * The index of a generation's embedding space: lower case, readable, and a hash so distinct model ids never collide.
+ * Every index of generation g matches `<prefix>-g<g>-*` (generationPattern).
+ */
+export function generationIndexName(prefix: string, generation: number, space: EmbeddingSpace): string {
   const slug = space.modelId
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '')
     .slice(0, 40);
   const hash = createHash('sha256').update(space.modelId).digest('hex').slice(0, 8);
-  return `${prefix}-${slug}-${space.dimensions}-${hash}`;
+  return `${generationPattern(prefix, generation).slice(0, -1)}${slug}-${space.dimensions}-${hash}`;
 }
+
+/** The index pattern of every index of one generation. */
+export function generationPattern(prefix: string, generation: number): string {
+  return `${prefix}-g${generation}-*`;
+}
+
+const sameSpace = (a: EmbeddingSpace, b: EmbeddingSpace) => a.modelId === b.modelId && a.dimensions === b.dimensions;
 
 /** The create-index body: faiss HNSW over unit vectors (inner product = cosine) and BM25 on the english text. */
 export function indexBody(dimensions: number, bm25: Bm25Parameters): unknown {
@@ -160,11 +181,14 @@ export function createOpenSearchStore(options: OpenSearchStoreOptions): VectorSt
     return res.status === 404 ? [] : (res.body?.hits?.hits ?? []);
   }
 
-  /** Every stored chunk document matching the filters, across all spaces, page by page (sorted by write_id). */
-  async function* listChunks<S>(filters: unknown[], mustNot: unknown[], source: string[] | false) {
+  /**
+   * Every stored chunk document matching the filters in the indexes `path` names (default: every generation's),
+   * page by page (sorted by write_id).
+   */
+  async function* listChunks<S>(filters: unknown[], mustNot: unknown[], source: string[] | false, path = allIndexes) {
     let after: unknown[] | undefined;
     for (let page = 0; page < MAX_PAGES; page++) {
-      const hits = await search<S>(allIndexes, {
+      const hits = await search<S>(path, {
         size: pageSize,
         _source: source,
         sort: [{ write_id: 'asc' }],
@@ -198,11 +222,11 @@ export function createOpenSearchStore(options: OpenSearchStoreOptions): VectorSt
     return items;
   }
 
-  /** Deletes every chunk document matching the filters; returns the distinct chunk ids removed. */
-  async function deleteChunks(filters: unknown[], mustNot: unknown[] = []): Promise<number> {
+  /** Deletes every chunk document matching the filters (in `path`); returns the distinct chunk ids removed. */
+  async function deleteChunks(filters: unknown[], mustNot: unknown[] = [], path = allIndexes): Promise<number> {
     const removed = new Set<string>();
     const seen = new Set<string>();
-    for await (const hits of listChunks<{ chunk_id: string }>(filters, mustNot, ['chunk_id'])) {
+    for await (const hits of listChunks<{ chunk_id: string }>(filters, mustNot, ['chunk_id'], path)) {
       // a document deleted a moment ago may still be listed (no refresh): deleting it again is harmless
       const fresh = hits.filter((h) => !seen.has(`${h._index}/${h._id}`));
       for (const h of fresh) seen.add(`${h._index}/${h._id}`);
@@ -216,9 +240,9 @@ export function createOpenSearchStore(options: OpenSearchStoreOptions): VectorSt
     return removed.size;
   }
 
-  async function distinctChunkIds(filters: unknown[]): Promise<Set<string>> {
+  async function distinctChunkIds(filters: unknown[], path = allIndexes): Promise<Set<string>> {
     const ids = new Set<string>();
-    for await (const hits of listChunks<{ chunk_id: string }>(filters, [], ['chunk_id'])) {
+    for await (const hits of listChunks<{ chunk_id: string }>(filters, [], ['chunk_id'], path)) {
       for (const h of hits) if (h._source) ids.add(h._source.chunk_id);
     }
     return ids;
@@ -247,15 +271,40 @@ export function createOpenSearchStore(options: OpenSearchStoreOptions): VectorSt
 
   const byDocument = (documentKey: string) => ({ term: { document_key: documentKey } });
   const byVersion = (version: string) => ({ term: { version } });
+  const ofGeneration = (id: number) => `/${generationPattern(indexPrefix, id)}`;
+
+  /**
+   * Checks that a version has all its chunks in each generation given: more is an IncompleteVersionError (a write
+   * the store cannot tell apart), fewer an IndexUnavailableError (written, not yet searchable: retried).
+   */
+  async function expectComplete(documentKey: string, version: string, expected: number, generations: number[]) {
+    for (const id of generations) {
+      const visible = (await distinctChunkIds([byDocument(documentKey), byVersion(version)], ofGeneration(id))).size;
+      if (visible > expected) {
+        throw new IncompleteVersionError(
+          `${documentKey}: version ${version} has ${visible} chunks in generation ${id}, not ${expected}`,
+        );
+      }
+      if (visible < expected) {
+        // written (the batches all succeeded) but not yet searchable: Serverless refreshes on its own schedule
+        throw new IndexUnavailableError(
+          `${documentKey}: ${visible} of ${expected} chunks of version ${version} are searchable yet in generation ${id}`,
+        );
+      }
+    }
+  }
 
   return {
     kind: 'opensearch',
 
     async indexChunks(chunks: IndexedChunk[]): Promise<number> {
       if (chunks.length === 0) return 0;
+      // a chunk without a generation is the live generation's
+      const live = chunks.some((c) => c.generation === undefined) ? (await liveGeneration(sql)).id : 0;
       const bySpace = new Map<string, { dimensions: number; chunks: IndexedChunk[] }>();
       for (const c of chunks) {
-        const name = spaceIndexName(indexPrefix, { modelId: c.embeddingModel, dimensions: c.embedding.length });
+        const space = { modelId: c.embeddingModel, dimensions: c.embedding.length };
+        const name = generationIndexName(indexPrefix, c.generation ?? live, space);
         const group = bySpace.get(name) ?? { dimensions: c.embedding.length, chunks: [] };
         group.chunks.push(c);
         bySpace.set(name, group);
@@ -299,7 +348,24 @@ export function createOpenSearchStore(options: OpenSearchStoreOptions): VectorSt
 
     async publishVersion(args) {
       const { documentKey, version, expectedChunks } = args;
-      if (args.reembed || (args.generations?.length ?? 1) > 1) throw generationsUnsupported();
+      const active = await activeGenerations(sql);
+      const live = active[0] as IndexGeneration;
+      const written = args.generations ?? [live.id];
+      // the generations still active that the version was written for (a retired one's chunks are not checked)
+      const toCheck = active.filter((g) => written.includes(g.id)).map((g) => g.id);
+      if (args.reembed) {
+        const row = await documentRow(sql, documentKey, false);
+        if (row?.live_version !== version) {
+          throw new DocumentSupersededError(`${documentKey}: version ${version} is no longer live`);
+        }
+        await expectComplete(documentKey, version, expectedChunks, toCheck);
+        return { chunkCount: Number(row.live_chunk_count), replacedVersion: null };
+      }
+      const wentLive = (id: number) =>
+        new IncompleteVersionError(
+          `${documentKey}: version ${version} was embedded for generation(s) ${written.join(', ')}, but generation ${id} went live meanwhile: upload it again`,
+        );
+      if (!written.includes(live.id)) throw wentLive(live.id);
       const before = await documentRow(sql, documentKey, false);
       if (before?.pending_version !== version) {
         if (before?.live_version === version && Number(before.live_chunk_count) === expectedChunks) {
@@ -309,23 +375,15 @@ export function createOpenSearchStore(options: OpenSearchStoreOptions): VectorSt
         }
         throw new DocumentSupersededError(`${documentKey}: version ${version} is no longer pending`);
       }
-      const visible = (await distinctChunkIds([byDocument(documentKey), byVersion(version)])).size;
-      if (visible > expectedChunks) {
-        throw new IncompleteVersionError(
-          `${documentKey}: version ${version} has ${visible} chunks, not ${expectedChunks}`,
-        );
-      }
-      if (visible < expectedChunks) {
-        // written (the batches all succeeded) but not yet searchable: Serverless refreshes on its own schedule
-        throw new IndexUnavailableError(
-          `${documentKey}: ${visible} of ${expectedChunks} chunks of version ${version} are searchable yet`,
-        );
-      }
+      await expectComplete(documentKey, version, expectedChunks, toCheck);
       const replaced = await sql.transaction(async (tx) => {
         const row = await documentRow(tx, documentKey, true);
         if (row?.pending_version !== version) {
           throw new DocumentSupersededError(`${documentKey}: version ${version} is no longer pending`);
         }
+        // a switch since the check: the row lock orders this publish after it (the switch locks the documents table)
+        const liveNow = (await activeGenerations(tx))[0] as IndexGeneration;
+        if (!written.includes(liveNow.id)) throw wentLive(liveNow.id);
         await tx.query(
           `update documents set live_version = $2, live_hash = pending_hash, live_chunk_count = $3, state = 'indexed',
              pending_version = null, pending_hash = null, last_error = null, updated_at = now()
@@ -338,8 +396,11 @@ export function createOpenSearchStore(options: OpenSearchStoreOptions): VectorSt
       return { chunkCount: expectedChunks, replacedVersion: replaced };
     },
 
-    async discardReembed() {
-      throw generationsUnsupported();
+    async discardReembed(args) {
+      const live = await liveGeneration(sql);
+      for (const id of args.generations.filter((g) => g !== live.id)) {
+        await deleteChunks([byDocument(args.documentKey), byVersion(args.version)], [], ofGeneration(id));
+      }
     },
 
     async discardVersion(args) {
@@ -382,7 +443,14 @@ export function createOpenSearchStore(options: OpenSearchStoreOptions): VectorSt
     },
 
     async search(q: SearchQuery): Promise<SearchHit[]> {
-      const name = spaceIndexName(indexPrefix, { modelId: q.embeddingModel, dimensions: q.embedding.length });
+      const space = { modelId: q.embeddingModel, dimensions: q.embedding.length };
+      const live = await liveGeneration(sql);
+      const changed = (now: EmbeddingSpace & { id: number }) =>
+        new EmbeddingModelChangedError(
+          `the query vector is of ${space.modelId} (${space.dimensions} dims); the live index generation (${now.id}) is of ${now.modelId} (${now.dimensions} dims)`,
+        );
+      if (!sameSpace(live, space)) throw changed(live);
+      const name = generationIndexName(indexPrefix, live.id, space);
       const fetchSize = q.candidates * 2;
       const tenant = { term: { tenant_id: q.tenantId } };
       const [vectorHits, textHits] = await Promise.all([
@@ -401,7 +469,10 @@ export function createOpenSearchStore(options: OpenSearchStoreOptions): VectorSt
           query: { bool: { must: [{ match: { text: { query: q.queryText } } }], filter: [tenant] } },
         }),
       ]);
-      const live = await liveVersions([
+      // a switch while the branches ran (the retired index may be purged already): the caller embeds again
+      const liveAfter = await liveGeneration(sql);
+      if (liveAfter.id !== live.id) throw changed(liveAfter);
+      const liveVersionOf = await liveVersions([
         ...new Set([...vectorHits, ...textHits].flatMap((h) => (h._source ? [h._source.document_key] : []))),
       ]);
       // live chunks only, one hit per chunk id (a duplicate write), at most `candidates` per branch
@@ -410,7 +481,7 @@ export function createOpenSearchStore(options: OpenSearchStoreOptions): VectorSt
         const out: T[] = [];
         for (const h of hits) {
           const s = h._source;
-          if (!s || live.get(s.document_key) !== s.version || seen.has(s.chunk_id)) continue;
+          if (!s || liveVersionOf.get(s.document_key) !== s.version || seen.has(s.chunk_id)) continue;
           seen.add(s.chunk_id);
           out.push(toCandidate(s, h._score ?? 0));
           if (out.length === q.candidates) break;
@@ -436,6 +507,60 @@ export function createOpenSearchStore(options: OpenSearchStoreOptions): VectorSt
       });
     },
 
+    async incompleteDocuments(generation, tx) {
+      const docs = await tx.query<{ document_key: string; live_version: string; live_chunk_count: number }>(
+        `select document_key, live_version, live_chunk_count from documents where live_version is not null
+         order by document_key`,
+      );
+      if (docs.rows.length === 0) return [];
+      const liveVersion = new Map(docs.rows.map((r) => [r.document_key, r.live_version]));
+      // one pass over the generation's indexes: the distinct chunk ids of each document's live version
+      const held = new Map<string, Set<string>>();
+      const fields = ['chunk_id', 'document_key', 'version'];
+      for await (const hits of listChunks<ChunkSource>([], [], fields, ofGeneration(generation.id))) {
+        for (const h of hits) {
+          const s = h._source;
+          if (!s || liveVersion.get(s.document_key) !== s.version) continue;
+          const ids = held.get(s.document_key) ?? new Set<string>();
+          ids.add(s.chunk_id);
+          held.set(s.document_key, ids);
+        }
+      }
+      return docs.rows
+        .filter((r) => (held.get(r.document_key)?.size ?? 0) !== Number(r.live_chunk_count))
+        .map((r) => r.document_key);
+    },
+
+    async purgeGeneration(generation, limit) {
+      // a retired generation's indexes go whole (one DELETE each, no document-level deletes); the chunks counted
+      // are those listed in them (at most `limit`: the rest goes with the index all the same)
+      const hits = await search<{ chunk_id: string }>(ofGeneration(generation.id), {
+        size: Math.max(1, limit),
+        _source: ['chunk_id'],
+        query: { bool: { filter: [] } },
+      });
+      const own = generationIndexName(indexPrefix, generation.id, generation);
+      const names = new Set(hits.map((h) => h._index));
+      if ((await client.request({ method: 'HEAD', path: `/${own}` })).status !== 404) names.add(own);
+      for (const name of names) {
+        // 404: deleted meanwhile (a retried purge)
+        await client.request({ method: 'DELETE', path: `/${name}` });
+        ready.delete(name);
+      }
+      return { removedChunks: Math.min(limit, new Set(hits.map((h) => `${h._index}/${h._id}`)).size) };
+    },
+
+    async holdsChunks(generation) {
+      const own = generationIndexName(indexPrefix, generation.id, generation);
+      if ((await client.request({ method: 'HEAD', path: `/${own}` })).status !== 404) return true;
+      const hits = await search(ofGeneration(generation.id), {
+        size: 1,
+        _source: false,
+        query: { bool: { filter: [] } },
+      });
+      return hits.length > 0;
+    },
+
     async pagesOfChunks(chunkIds) {
       if (chunkIds.length === 0) return new Map();
       const hits = await search<{ chunk_id: string; page?: number }>(allIndexes, {
@@ -450,11 +575,4 @@ export function createOpenSearchStore(options: OpenSearchStoreOptions): VectorSt
       );
     },
   };
-}
-
-/** Index generations (an embedding-model migration) run on pgvector only so far: README, "Vector store". */
-function generationsUnsupported(): ConfigurationError {
-  return new ConfigurationError(
-    'an embedding-model migration (a building index generation) is not supported with VECTOR_STORE=opensearch yet; deploy the previous EMBEDDING model again to cancel it',
-  );
 }

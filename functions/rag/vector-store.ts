@@ -13,7 +13,12 @@ import { createOpenSearchStore } from './opensearch-store.js';
 
 export type { EmbeddingSpace, IndexedChunk, SearchHit, SearchQuery } from './chunk-index.js';
 
-export interface VectorStore {
+/**
+ * Also the generation methods (chunk-index.ts GenerationChunks): which live documents a generation lacks (the
+ * switch's check, run inside the switch's PostgreSQL transaction), purging a retired generation, and whether one
+ * still holds chunks. A chunk's `generation` (default: the live one) says which generation's copy it is.
+ */
+export interface VectorStore extends index.GenerationChunks {
   readonly kind: 'pgvector' | 'opensearch';
   /**
    * Writes chunks of a pending version (each names its embedding model; its vector's length is the dimension).
@@ -34,7 +39,7 @@ export interface VectorStore {
     /** The version is already live and only gained a building generation's chunks: check them, change nothing else. */
     reembed?: boolean;
   }): Promise<{ chunkCount: number; replacedVersion: string | null }>;
-  /** Drops a failed re-embed's chunks in the given generations (never the live generation's). */
+  /** Drops a failed re-embed's chunks of the version in the given generations (never the live generation's). */
   discardReembed(args: { documentKey: string; version: string; generations: number[] }): Promise<void>;
   /** Drops a version that will not be published (never the live one) and, if it is still pending, marks it failed. */
   discardVersion(args: { documentKey: string; version: string; error: string | null }): Promise<void>;
@@ -61,6 +66,7 @@ export function createPgvectorStore(sql: SqlClient): VectorStore {
     deleteDocument: (args) => index.deleteDocument(sql, args),
     search: (q) => index.searchChunks(sql, q),
     pagesOfChunks: (ids) => index.pagesOfChunks(sql, ids),
+    ...index.pgGenerationChunks(sql),
   };
 }
 

@@ -151,7 +151,10 @@ describe('fault paths: every named Retry and Catch of the state machines runs on
   describe('bulk-ingest (re-embed run)', () => {
     it('SwitchGeneration and PurgeRetiredGenerations retry IndexUnavailableError, and the run succeeds', async () => {
       faults.fail('sql', indexUnavailable, { when: ([text]) => String(text).includes('lock table documents') });
-      faults.fail('sql', indexUnavailable, { when: ([text]) => String(text).includes('generation) in (') });
+      // the purge's first statement: the retired generations it asks the vector store to purge
+      const listsRetired = ([text]: readonly unknown[]) =>
+        String(text).includes("from index_generations where state = 'retired'");
+      faults.fail('sql', indexUnavailable, { when: listsRetired });
 
       const record = await stack.sfn.start('bulk-ingest', { prefix: 'faults/nothing-here/', reembed: true }).done;
 

@@ -3,7 +3,7 @@
  * named errors, the fake's refusal of custom ids, and a publish that runs ahead of the collection's refresh.
  */
 import { beginIngest, migrate } from '../../functions/rag/chunk-index.js';
-import { createOpenSearchStore, distanceOfScore, spaceIndexName } from '../../functions/rag/opensearch-store.js';
+import { createOpenSearchStore, distanceOfScore, generationIndexName } from '../../functions/rag/opensearch-store.js';
 import { createOpenSearchClient, regionOfEndpoint } from '../../functions/shared/adapters/opensearch-client.js';
 import { parseConfig } from '../../functions/shared/config.js';
 import type { SqlClient } from '../../functions/shared/ports.js';
@@ -162,8 +162,53 @@ describe('OpenSearch store', () => {
       const later = await store.publishVersion({ documentKey: 't/a.md', version: 'v1', expectedChunks: 1 });
 
       expect(later).toEqual({ chunkCount: 1, replacedVersion: null });
-      expect([...fake.indexes().keys()]).toEqual([spaceIndexName('lag', { modelId: 'test/m', dimensions: 4 })]);
+      expect([...fake.indexes().keys()]).toEqual([generationIndexName('lag', 1, { modelId: 'test/m', dimensions: 4 })]);
     } finally {
+      await fake.close();
+    }
+  });
+
+  it('a re-embed check that runs ahead of the refresh fails as retryable, in the building generation', async () => {
+    const fake = await startOpenSearchFake({ credentials: CREDENTIALS, region: REGION, refreshOnWrite: false });
+    await sql.query(
+      `insert into index_generations (id, model_id, dimensions, state) values (90, 'test/n', 4, 'building')`,
+    );
+    try {
+      const client = createOpenSearchClient({ endpoint: fake.endpoint, region: REGION, credentials: CREDENTIALS });
+      const store = createOpenSearchStore({ client, sql, indexPrefix: 'lagre', bm25: { k1: 0.9, b: 0.4 } });
+      await beginIngest(sql, {
+        documentKey: 't/r.md',
+        tenantId: 't',
+        version: 'v1',
+        contentHash: 'r',
+        sequencer: '01',
+      });
+      const row = {
+        chunkId: 't/r.md@v1#0',
+        documentKey: 't/r.md',
+        version: 'v1',
+        tenantId: 't',
+        ordinal: 0,
+        heading: null,
+        content: 'text',
+        tokenCount: 1,
+        embedding: [1, 0, 0, 0],
+      };
+      await store.indexChunks([{ ...row, embeddingModel: 'test/m' }]);
+      fake.refresh();
+      await store.publishVersion({ documentKey: 't/r.md', version: 'v1', expectedChunks: 1 });
+      await store.indexChunks([{ ...row, embeddingModel: 'test/n', generation: 90 }]);
+      const reembed = { documentKey: 't/r.md', version: 'v1', expectedChunks: 1, generations: [90], reembed: true };
+
+      const early = store.publishVersion(reembed);
+      await expect(early).rejects.toMatchObject({ name: 'IndexUnavailableError', transient: true });
+      fake.refresh();
+      const later = await store.publishVersion(reembed);
+
+      expect(later).toEqual({ chunkCount: 1, replacedVersion: null });
+      expect(fake.indexes().has(generationIndexName('lagre', 90, { modelId: 'test/n', dimensions: 4 }))).toBe(true);
+    } finally {
+      await sql.query('delete from index_generations where id = 90');
       await fake.close();
     }
   });

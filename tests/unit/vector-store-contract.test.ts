@@ -2,7 +2,15 @@
  * The vector-store contract, run against both adapters: pgvector on PGlite, and OpenSearch Serverless against the
  * local fake of its REST API (signed requests, verified by the fake). Document bookkeeping is PostgreSQL's in both.
  */
-import { beginIngest, getDocumentStatus, type IndexedChunk, migrate } from '../../functions/rag/chunk-index.js';
+import {
+  beginIngest,
+  getDocumentStatus,
+  type IndexedChunk,
+  type IndexGeneration,
+  migrate,
+  purgeRetiredGenerations,
+  switchGeneration,
+} from '../../functions/rag/chunk-index.js';
 import { createOpenSearchStore } from '../../functions/rag/opensearch-store.js';
 import { createPgvectorStore, type SearchQuery, type VectorStore } from '../../functions/rag/vector-store.js';
 import { createOpenSearchClient } from '../../functions/shared/adapters/opensearch-client.js';
@@ -108,8 +116,26 @@ describe.each(adapters)('vector store contract: %s', (_name, factory) => {
     await sql.close();
   });
 
+  // migrate(MODEL) then migrate(OTHER_MODEL): generation 1 (MODEL) live, generation 2 (OTHER_MODEL) building
+  const G1: IndexGeneration = { id: 1, modelId: MODEL, dimensions: DIMS, state: 'live' };
+  const G2: IndexGeneration = { id: 2, modelId: OTHER_MODEL, dimensions: DIMS, state: 'building' };
+
+  /** Sets the generations' states (tests of a switch change them; every test starts from G1 live, G2 building). */
+  async function setGenerations(rows: Array<Pick<IndexGeneration, 'id' | 'modelId' | 'state'>>): Promise<void> {
+    await sql.query('delete from index_generations');
+    for (const g of rows) {
+      await sql.query('insert into index_generations (id, model_id, dimensions, state) values ($1, $2, $3, $4)', [
+        g.id,
+        g.modelId,
+        DIMS,
+        g.state,
+      ]);
+    }
+  }
+
   beforeEach(async () => {
     await sql.query('truncate documents, chunks, tenant_terms, tenant_stats');
+    await setGenerations([G1, G2]);
     subject = await factory(sql);
     store = subject.store;
   });
@@ -337,5 +363,151 @@ describe.each(adapters)('vector store contract: %s', (_name, factory) => {
     const pages = await store.pagesOfChunks(['t1/a.pdf@v1#0', 't1/a.pdf@v1#1', 't1/b.md@v1#0']);
 
     expect(Object.fromEntries(pages)).toEqual({ 't1/a.pdf@v1#0': 1, 't1/a.pdf@v1#1': 4 });
+  });
+  // ---- index generations (an embedding-model migration) ----------------------------------------------------------
+
+  /** A chunk of the building generation G2: same id and text, OTHER_MODEL's vector. */
+  const inG2 = (c: IndexedChunk): IndexedChunk => ({ ...c, generation: 2, embeddingModel: OTHER_MODEL });
+
+  it('publishes a version written for two generations only when each holds all its chunks', async () => {
+    const a = doc('t1/a.md', 't1', 'v1');
+    const chunks = [chunk(a, 0, 'first clause', unit(0)), chunk(a, 1, 'second clause', unit(1))];
+    await beginIngest(sql, a);
+    await store.indexChunks(chunks.map((c) => ({ ...c, generation: 1 })));
+    await store.indexChunks([inG2(chunks[0] as IndexedChunk)]);
+    const args = { documentKey: 't1/a.md', version: 'v1', expectedChunks: 2, generations: [1, 2] };
+
+    const early = store.publishVersion(args);
+    await expect(early).rejects.toMatchObject({ name: subject.incompleteError });
+    expect(await getDocumentStatus(sql, 't1/a.md')).toMatchObject({ liveVersion: null });
+    await store.indexChunks([inG2(chunks[1] as IndexedChunk)]);
+    const published = await store.publishVersion(args);
+    const hits = await query('t1', unit(0), 'clause');
+
+    expect(published).toEqual({ chunkCount: 2, replacedVersion: null });
+    // the live generation's copies only, each once
+    expect(hits.map((h) => h.chunkId).sort()).toEqual(['t1/a.md@v1#0', 't1/a.md@v1#1']);
+    expect(hits.every((h) => h.embeddingModel === MODEL)).toBe(true);
+    expect(await store.incompleteDocuments(G2, sql)).toEqual([]);
+  });
+
+  it('refuses a version written without the live generation (it went live meanwhile)', async () => {
+    const a = doc('t1/a.md', 't1', 'v1');
+    await beginIngest(sql, a);
+    await store.indexChunks([inG2(chunk(a, 0, 'only in two', unit(0)))]);
+
+    const publish = store.publishVersion({
+      documentKey: 't1/a.md',
+      version: 'v1',
+      expectedChunks: 1,
+      generations: [2],
+    });
+
+    await expect(publish).rejects.toMatchObject({ name: 'IncompleteVersionError' });
+  });
+
+  it('a re-embed checks the live version in the building generation and changes nothing else', async () => {
+    const a = doc('t1/a.md', 't1', 'v1');
+    const chunks = [chunk(a, 0, 'stable text', unit(0)), chunk(a, 1, 'more stable text', unit(1))];
+    await ingest(a, chunks);
+    const reembed = { documentKey: 't1/a.md', version: 'v1', expectedChunks: 2, generations: [2], reembed: true };
+
+    const missing = store.publishVersion(reembed);
+    await expect(missing).rejects.toMatchObject({ name: subject.incompleteError });
+    await store.indexChunks(chunks.map(inG2));
+    const checked = await store.publishVersion(reembed);
+    const notLive = store.publishVersion({ ...reembed, version: 'v0' });
+
+    expect(checked).toEqual({ chunkCount: 2, replacedVersion: null });
+    await expect(notLive).rejects.toMatchObject({ name: 'DocumentSupersededError' });
+    expect(await getDocumentStatus(sql, 't1/a.md')).toMatchObject({
+      state: 'indexed',
+      liveVersion: 'v1',
+      chunkCount: 2,
+    });
+    expect(await store.incompleteDocuments(G2, sql)).toEqual([]);
+  });
+
+  it("discarding a re-embed drops the building generation's chunks of the version, never the live one's", async () => {
+    const a = doc('t1/a.md', 't1', 'v1');
+    const chunks = [chunk(a, 0, 'kept in search', unit(0))];
+    await ingest(a, chunks);
+    await store.indexChunks(chunks.map(inG2));
+
+    await store.discardReembed({ documentKey: 't1/a.md', version: 'v1', generations: [1, 2] });
+
+    expect(await store.incompleteDocuments(G2, sql)).toEqual(['t1/a.md']);
+    expect(await store.incompleteDocuments(G1, sql)).toEqual([]);
+    expect((await query('t1', unit(0), 'kept')).map((h) => h.chunkId)).toEqual(['t1/a.md@v1#0']);
+  });
+
+  it("lists the live documents a generation lacks, counting each live version's chunks only", async () => {
+    const complete = doc('t1/a.md', 't1', 'v1');
+    const short = doc('t1/b.md', 't1', 'v1');
+    const old = doc('t1/c.md', 't1', 'v1', '0001');
+    const pendingOnly = doc('t1/d.md', 't1', 'v1');
+    const a = [chunk(complete, 0, 'a zero', unit(0)), chunk(complete, 1, 'a one', unit(1))];
+    const b = [chunk(short, 0, 'b zero', unit(0)), chunk(short, 1, 'b one', unit(1))];
+    const c = [chunk(old, 0, 'c zero', unit(0))];
+    await ingest(complete, a);
+    await ingest(short, b);
+    await ingest(old, c);
+    await store.indexChunks([...a.map(inG2), inG2(b[0] as IndexedChunk)]);
+    // c's next version has its chunks in G2, its live version has none there
+    const next = doc('t1/c.md', 't1', 'v2', '0002');
+    await beginIngest(sql, next);
+    await store.indexChunks([inG2(chunk(next, 0, 'c zero again', unit(0)))]);
+    await beginIngest(sql, pendingOnly);
+    await store.indexChunks([inG2(chunk(pendingOnly, 0, 'd zero', unit(0)))]);
+
+    const missing = await store.incompleteDocuments(G2, sql);
+
+    expect(missing).toEqual(['t1/b.md', 't1/c.md']);
+    expect(await store.holdsChunks(G2)).toBe(true);
+  });
+
+  it('the switch checks the building generation through the store, and search then reads it alone', async () => {
+    const a = doc('t1/a.md', 't1', 'v1');
+    const chunks = [chunk(a, 0, 'migrated passage', unit(0))];
+    await ingest(a, chunks);
+
+    const early = switchGeneration(sql, store);
+    await expect(early).rejects.toMatchObject({ name: 'GenerationIncompleteError' });
+    await store.indexChunks(chunks.map(inG2));
+    const switched = await switchGeneration(sql, store);
+    const oldModel = await query('t1', unit(0), 'migrated').catch((err: Error) => err);
+    const newModel = await query('t1', unit(0), 'migrated', { embeddingModel: OTHER_MODEL });
+
+    expect(switched).toMatchObject({ switched: true, live: { id: 2 }, retired: 1 });
+    expect(oldModel).toMatchObject({ name: 'EmbeddingModelChangedError' });
+    expect(newModel.map((h) => [h.chunkId, h.embeddingModel])).toEqual([['t1/a.md@v1#0', OTHER_MODEL]]);
+  });
+
+  it('back to an earlier model (A → B → A): the new generation neither counts nor loses the retired one', async () => {
+    const a = doc('t1/a.md', 't1', 'v1');
+    const chunks = [chunk(a, 0, 'first', unit(0)), chunk(a, 1, 'second', unit(1))];
+    await ingest(a, chunks);
+    await store.indexChunks(chunks.map(inG2));
+    await switchGeneration(sql, store);
+    // the configuration names MODEL again: generation 3, building, same model and dimension as the retired 1
+    await setGenerations([
+      { ...G1, state: 'retired' },
+      { ...G2, state: 'live' },
+      { ...G1, id: 3, state: 'building' },
+    ]);
+    const G3: IndexGeneration = { ...G1, id: 3, state: 'building' };
+
+    const before = await store.incompleteDocuments(G3, sql);
+    await store.indexChunks(chunks.map((c) => ({ ...c, generation: 3 })));
+    const purged = await purgeRetiredGenerations(sql, 1000, store);
+    const again = await purgeRetiredGenerations(sql, 1000, store);
+
+    expect(before).toEqual(['t1/a.md']);
+    expect(purged.removedChunks).toBe(2);
+    expect(again.removedChunks).toBe(0);
+    expect(await store.holdsChunks({ ...G1, state: 'retired' })).toBe(false);
+    expect(await store.holdsChunks(G3)).toBe(true);
+    expect(await store.incompleteDocuments(G3, sql)).toEqual([]);
+    expect(await store.incompleteDocuments(G2, sql)).toEqual([]);
   });
 });

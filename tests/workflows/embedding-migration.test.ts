@@ -1,5 +1,12 @@
-import { type EmbeddingSpace, generationStatus, migrate } from '../../functions/rag/chunk-index.js';
+import {
+  activeGenerations,
+  type EmbeddingSpace,
+  generationStatus,
+  type IndexGeneration,
+  migrate,
+} from '../../functions/rag/chunk-index.js';
 import type { SearchOutput } from '../../functions/rag/search/search.js';
+import { type VectorStore, vectorStoreOf } from '../../functions/rag/vector-store.js';
 import { createOfflineEmbedder, embedOffline } from '../../functions/shared/adapters/offline-embedder.js';
 import { HASHED_MODEL_ID } from '../../functions/shared/config.js';
 import { ModelInvocationError } from '../../functions/shared/errors.js';
@@ -11,7 +18,8 @@ import { ingest, remove, startTestStack } from './harness.js';
 // Changing the embedding model on the local runtime: documents ingested with model A, the configuration then names
 // model B (same dimension, another model) and later model C (another dimension), and bulk-ingest's re-embed run
 // builds the new index generation and switches. Every search, before, during and after, must come from exactly one
-// model and find every live document.
+// model and find every live document. Run against both vector stores: pgvector, and OpenSearch Serverless on the
+// local fake of its REST API (one index per generation and embedding space).
 
 const TENANT = 'migration';
 const DIMS = 256;
@@ -42,8 +50,14 @@ function reversedEmbedder(state: { failOn?: string }): Embedder {
   };
 }
 
-describe('changing the embedding model on the local runtime', () => {
+const STORES: Array<[string, Record<string, string>]> = [
+  ['pgvector', {}],
+  ['opensearch', { VECTOR_STORE: 'opensearch' }],
+];
+
+describe.each(STORES)('changing the embedding model on the local runtime (%s)', (storeName, storeEnv) => {
   let stack: LocalStack;
+  let store: VectorStore;
   const failure: { failOn?: string } = {};
   const embedders = new Map<string, Embedder>([
     [`${A.modelId}/${A.dimensions}`, createOfflineEmbedder(A.dimensions)],
@@ -96,8 +110,30 @@ describe('changing the embedding model on the local runtime', () => {
     expect([...models]).toEqual([expectedModel]);
   }
 
-  /** The BM25 statistics count each live chunk once (one generation), never two generations' copies. */
+  async function generations(): Promise<{ live: IndexGeneration; building?: IndexGeneration }> {
+    const [live, building] = await activeGenerations(stack.ports.sql);
+    return { live: live as IndexGeneration, ...(building ? { building } : {}) };
+  }
+
+  /** The live documents whose live version has every chunk in the generation, as the vector store counts them. */
+  async function completeIn(generation: IndexGeneration): Promise<string[]> {
+    const incomplete = new Set(await store.incompleteDocuments(generation, stack.ports.sql));
+    return [...live].filter((key) => !incomplete.has(key)).sort();
+  }
+
+  /**
+   * The live generation holds every live document, and the BM25 statistics count each live chunk once (one
+   * generation), never two generations' copies (pgvector keeps them in PostgreSQL; OpenSearch, per index).
+   */
   async function expectStatisticsOfOneGeneration(): Promise<void> {
+    const { live: liveGeneration } = await generations();
+    expect(await completeIn(liveGeneration)).toEqual([...live].sort());
+    if (storeName !== 'pgvector') {
+      // the chunks are in the collection's indexes, never in pgvector's table
+      const { rows } = await stack.ports.sql.query<{ n: number }>('select count(*)::int as n from chunks');
+      expect(rows[0]?.n).toBe(0);
+      return;
+    }
     const { rows } = await stack.ports.sql.query<{ counted: number; live_chunks: number }>(
       `select (select chunk_count from tenant_stats where tenant_id = $1) as counted,
          (select count(*)::int from chunks c join documents d on d.document_key = c.document_key
@@ -112,9 +148,11 @@ describe('changing the embedding model on the local runtime', () => {
 
   beforeAll(async () => {
     stack = await startTestStack({
-      env: { EMBEDDER: 'hashed', EMBEDDING_DIMENSIONS: String(DIMS) },
+      env: { EMBEDDER: 'hashed', EMBEDDING_DIMENSIONS: String(DIMS), ...storeEnv },
       wrapPorts: (ports) => Object.assign(ports, { embedderFor: embedderOf }),
     });
+    store = vectorStoreOf(stack.ports);
+    expect(store.kind).toBe(storeName);
     for (const topic of TOPICS) {
       expect((await ingest(stack, keyOf(topic), noteOf(topic))).status).toBe('SUCCEEDED');
       live.add(keyOf(topic));
@@ -127,13 +165,13 @@ describe('changing the embedding model on the local runtime', () => {
 
   it('searches model A before any change', async () => {
     await expectCompleteSingleModelSearch(A.modelId);
-    expect((await generationStatus(stack.ports.sql)).building).toBeNull();
+    expect((await generationStatus(stack.ports.sql, store)).building).toBeNull();
   });
 
   it('after a deploy with model B (same dimension), search stays on A while B builds', async () => {
     await deploy(B);
 
-    const status = await generationStatus(stack.ports.sql);
+    const status = await generationStatus(stack.ports.sql, store);
     expect(status.live).toMatchObject(A);
     expect(status.building).toMatchObject({ ...B, documentsDone: 0, documentsTotal: TOPICS.length });
     await expectCompleteSingleModelSearch(A.modelId);
@@ -148,15 +186,10 @@ describe('changing the embedding model on the local runtime', () => {
     live.delete(keyOf('salmon'));
 
     expect([same.status, updated.status, deleted.status]).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
-    const { rows } = await stack.ports.sql.query<{ document_key: string; generation: number }>(
-      `select distinct c.document_key, c.generation from chunks c
-       join documents d on d.document_key = c.document_key and d.live_version = c.version
-       where c.tenant_id = $1 order by 1, 2`,
-      [TENANT],
-    );
-    const inB = rows.filter((r) => r.generation !== 1).map((r) => r.document_key);
-    expect(inB).toEqual([keyOf('ferry'), keyOf('lighthouse')]);
-    expect((await generationStatus(stack.ports.sql)).building).toMatchObject({
+    const { live: inA, building: inB } = await generations();
+    expect(await completeIn(inB as IndexGeneration)).toEqual([keyOf('ferry'), keyOf('lighthouse')]);
+    expect(await completeIn(inA)).toEqual([...live].sort());
+    expect((await generationStatus(stack.ports.sql, store)).building).toMatchObject({
       documentsDone: 2,
       documentsTotal: TOPICS.length - 1,
     });
@@ -171,7 +204,7 @@ describe('changing the embedding model on the local runtime', () => {
 
     expect(failed.status).toBe('FAILED');
     expect(failed.error).toBe('GenerationIncompleteError');
-    const halfway = await generationStatus(stack.ports.sql);
+    const halfway = await generationStatus(stack.ports.sql, store);
     expect(halfway.live).toMatchObject(A);
     expect(halfway.building).toMatchObject({ documentsDone: TOPICS.length - 2, documentsTotal: TOPICS.length - 1 });
     await expectCompleteSingleModelSearch(A.modelId);
@@ -180,15 +213,19 @@ describe('changing the embedding model on the local runtime', () => {
     const again = await reembed().done;
 
     expect(again.status).toBe('SUCCEEDED');
-    const after = await generationStatus(stack.ports.sql);
+    const after = await generationStatus(stack.ports.sql, store);
     expect(after.live).toMatchObject(B);
     expect(after.building).toBeNull();
     expect(after.retiredPendingPurge).toEqual([]);
-    const { rows } = await stack.ports.sql.query<{ models: string[] }>(
-      'select array_agg(distinct embedding_model) as models from chunks where tenant_id = $1',
-      [TENANT],
-    );
-    expect(rows[0]?.models).toEqual([B.modelId]);
+    // the retired generation (A) holds no chunk in either store; pgvector's table holds B's only
+    expect(await store.holdsChunks({ ...A, id: halfway.live.id, state: 'retired' })).toBe(false);
+    if (storeName === 'pgvector') {
+      const { rows } = await stack.ports.sql.query<{ models: string[] }>(
+        'select array_agg(distinct embedding_model) as models from chunks where tenant_id = $1',
+        [TENANT],
+      );
+      expect(rows[0]?.models).toEqual([B.modelId]);
+    }
     await expectCompleteSingleModelSearch(B.modelId);
     await expectStatisticsOfOneGeneration();
   });
@@ -215,7 +252,7 @@ describe('changing the embedding model on the local runtime', () => {
 
     expect((await run.done).status).toBe('SUCCEEDED');
     expect([...seen].every((m) => m === B.modelId || m === C.modelId)).toBe(true);
-    const status = await generationStatus(stack.ports.sql);
+    const status = await generationStatus(stack.ports.sql, store);
     expect(status.live).toMatchObject(C);
     await expectCompleteSingleModelSearch(C.modelId);
     await expectStatisticsOfOneGeneration();
