@@ -204,6 +204,9 @@ describe.each(STORES)('changing the embedding model on the local runtime (%s)', 
 
     expect(failed.status).toBe('FAILED');
     expect(failed.error).toBe('GenerationIncompleteError');
+    // SwitchGeneration's Catch ends the run in its own Fail state (the console shows why), not in the task
+    const entered = (failed.events ?? []).filter((e) => e.type === 'StateEntered').map((e) => e.state);
+    expect(entered).toContain('GenerationIncomplete');
     const halfway = await generationStatus(stack.ports.sql, store);
     expect(halfway.live).toMatchObject(A);
     expect(halfway.building).toMatchObject({ documentsDone: TOPICS.length - 2, documentsTotal: TOPICS.length - 1 });
