@@ -54,7 +54,7 @@ export function skeleton(text: string): string {
 }
 
 /** Leetspeak digits and symbols inside a word (1gn0r3 → ignore, @ll → all, $y$tem → system). */
-const LEET: Readonly<Record<string, string>> = {
+export const LEET: Readonly<Record<string, string>> = {
   '0': 'o',
   '1': 'i',
   '3': 'e',

@@ -1,5 +1,5 @@
 import { vocabularySources } from './error-vocabulary.js';
-import { sanitizeText, skeleton } from './fact-safety.js';
+import { LEET, sanitizeText, skeleton } from './fact-safety.js';
 
 /**
  * The allowlist for free text that has a technical shape (error messages): instead of looking for what an
@@ -18,18 +18,6 @@ import { sanitizeText, skeleton } from './fact-safety.js';
  * Any other word (a language the vocabulary does not have, a verb addressed to a model, a made-up word) makes
  * the message fall outside the allowlist.
  */
-
-const LEET: Readonly<Record<string, string>> = {
-  '0': 'o',
-  '1': 'i',
-  '3': 'e',
-  '4': 'a',
-  '5': 's',
-  '7': 't',
-  '8': 'b',
-  '@': 'a',
-  $: 's',
-};
 
 /** Lowercase, skeleton, lowercase again, no marks: one spelling for lookalike letters and accents. */
 function fold(word: string): string {
