@@ -158,6 +158,31 @@ describe('migrate', () => {
     );
   });
 
+  it('fills chunk_terms from the chunks of a database migrated before it existed, and finds them by text', async () => {
+    const old = await createPgliteSql();
+    try {
+      await migrate(old, SPACE);
+      const d = { documentKey: 'old/a.md', tenantId: 't-old', version: 'v1', sequencer: '01', contentHash: 'a' };
+      await ingest(old, d, [chunk(d, 0, 'flutter of the wing', unit(0)), chunk(d, 1, 'rudder trim', unit(1))]);
+      // as before 0027: no lexical table, the GIN index on chunks
+      await old.query('drop table chunk_terms');
+      await old.query('create index chunks_tsv_gin on chunks using gin (tsv)');
+      await old.query(`delete from schema_migrations where id >= '0027'`);
+
+      const upgrade = await migrate(old, SPACE);
+      const lexical = await old.query('select chunk_id, tsv::text as tsv, text_length from chunk_terms order by 1');
+      const chunks = await old.query('select chunk_id, tsv::text as tsv, text_length from chunks order by 1');
+      const found = await old.query<{ chunk_id: string }>(standaloneTextSql(), ['t-old', 'rudder', 10, 0.9, 0.4, '{}']);
+
+      expect(upgrade.applied).toEqual(expect.arrayContaining(['0027_chunk_terms', '0028_chunk_terms_backfill']));
+      expect(lexical.rows).toHaveLength(2);
+      expect(lexical.rows).toEqual(chunks.rows);
+      expect(found.rows.map((r) => r.chunk_id)).toEqual(['old/a.md@v1#1']);
+    } finally {
+      await old.close();
+    }
+  });
+
   it('creates the HNSW and btree indexes on chunks, and the GIN index on the lexical table only', async () => {
     const res = await sql.query<{ indexdef: string }>(`select indexdef from pg_indexes where tablename = 'chunks'`);
     const lexical = await sql.query<{ indexdef: string }>(
