@@ -158,16 +158,47 @@ describe('migrate', () => {
     );
   });
 
-  it('creates the HNSW, GIN and btree indexes', async () => {
+  it('fills chunk_terms from the chunks of a database migrated before it existed, and finds them by text', async () => {
+    const old = await createPgliteSql();
+    try {
+      await migrate(old, SPACE);
+      const d = { documentKey: 'old/a.md', tenantId: 't-old', version: 'v1', sequencer: '01', contentHash: 'a' };
+      await ingest(old, d, [chunk(d, 0, 'flutter of the wing', unit(0)), chunk(d, 1, 'rudder trim', unit(1))]);
+      // as before 0027: no lexical table, the GIN index on chunks
+      await old.query('drop table chunk_terms');
+      await old.query('create index chunks_tsv_gin on chunks using gin (tsv)');
+      await old.query(`delete from schema_migrations where id >= '0027'`);
+
+      const upgrade = await migrate(old, SPACE);
+      const lexical = await old.query('select chunk_id, tsv::text as tsv, text_length from chunk_terms order by 1');
+      const chunks = await old.query('select chunk_id, tsv::text as tsv, text_length from chunks order by 1');
+      const found = await old.query<{ chunk_id: string }>(standaloneTextSql(), ['t-old', 'rudder', 10, 0.9, 0.4, '{}']);
+
+      expect(upgrade.applied).toEqual(expect.arrayContaining(['0027_chunk_terms', '0028_chunk_terms_backfill']));
+      expect(lexical.rows).toHaveLength(2);
+      expect(lexical.rows).toEqual(chunks.rows);
+      expect(found.rows.map((r) => r.chunk_id)).toEqual(['old/a.md@v1#1']);
+    } finally {
+      await old.close();
+    }
+  });
+
+  it('creates the HNSW and btree indexes on chunks, and the GIN index on the lexical table only', async () => {
     const res = await sql.query<{ indexdef: string }>(`select indexdef from pg_indexes where tablename = 'chunks'`);
+    const lexical = await sql.query<{ indexdef: string }>(
+      `select indexdef from pg_indexes where tablename = 'chunk_terms'`,
+    );
 
     const defs = res.rows.map((r) => r.indexdef).join('\n');
     expect(defs).toMatch(
       /USING hnsw \(\(\(embedding\)::vector\(8\)\) vector_cosine_ops\) WITH \(m='16', ef_construction='64'\) WHERE \(\(embedding_model = 'test\/axes-v1'::text\) AND \(embedding_dimensions = 8\)\)/,
     );
-    expect(defs).toMatch(/USING gin \(tsv\)/);
+    expect(defs).not.toMatch(/USING gin/);
     expect(defs).toMatch(/btree \(tenant_id\)/);
     expect(defs).toMatch(/btree \(document_key, version\)/);
+    expect(lexical.rows.map((r) => r.indexdef).join('\n')).toMatch(
+      /chunk_terms_tsv_gin ON public\.chunk_terms USING gin \(tsv\)/,
+    );
   });
 });
 
@@ -793,6 +824,25 @@ describe('BM25 lexical branch', () => {
     expect(terms).toEqual(live);
     expect(terms.map((t) => t.lexeme)).toEqual(['flutter', 'rudder', 'trim', 'wing']);
     expect(stats).toEqual({ chunk_count: 3, total_length: 3 + 2 + 3 });
+  });
+
+  it('keeps one chunk_terms row per chunk row, with its tsvector and length, across a replaced version and a deletion', async () => {
+    const lexical = await sql.query(
+      `select chunk_id, generation, tenant_id, document_key, version, tsv::text as tsv, text_length
+       from chunk_terms where tenant_id = 't-bm25' order by chunk_id, generation`,
+    );
+    const chunks = await sql.query(
+      `select c.chunk_id, c.generation, c.tenant_id, c.document_key, c.version, c.tsv::text as tsv,
+         (select coalesce(sum(cardinality(u.positions)), 0) from unnest(c.tsv) u)::int as text_length
+       from chunks c where c.tenant_id = 't-bm25' order by c.chunk_id, c.generation`,
+    );
+
+    expect(lexical.rows).toEqual(chunks.rows);
+    expect(lexical.rows.map((r) => (r as { chunk_id: string }).chunk_id)).toEqual([
+      'bm25/d1.md@v1#0',
+      'bm25/d2.md@v2#0',
+      'bm25/d2.md@v2#1',
+    ]);
   });
 
   it('finds nothing for a query of stopwords only, and nothing for a tenant without statistics', async () => {

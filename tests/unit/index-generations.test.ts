@@ -40,7 +40,7 @@ beforeAll(async () => {
 });
 
 beforeEach(async () => {
-  await sql.query('truncate documents, chunks, tenant_terms, tenant_stats, index_generations');
+  await sql.query('truncate documents, chunks, chunk_terms, tenant_terms, tenant_stats, index_generations');
 });
 
 afterAll(async () => {

@@ -134,7 +134,7 @@ describe.each(adapters)('vector store contract: %s', (_name, factory) => {
   }
 
   beforeEach(async () => {
-    await sql.query('truncate documents, chunks, tenant_terms, tenant_stats');
+    await sql.query('truncate documents, chunks, chunk_terms, tenant_terms, tenant_stats');
     await setGenerations([G1, G2]);
     subject = await factory(sql);
     store = subject.store;
