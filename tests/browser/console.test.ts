@@ -1,13 +1,12 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { ModelThrottledError } from '../../functions/shared/errors.js';
 import { createLocalServer } from '../../local/server.js';
 import type { LocalStack } from '../../local/stack.js';
 import type { ExecutionRecord } from '../../local/step-functions.js';
-import { finished, gate, ingest, startTestStack } from '../workflows/harness.js';
+import { finished, gate, ingest, listenLocal, startTestStack } from '../workflows/harness.js';
 
 // The local console in a real browser: Debian's headless Chromium (CHROME_PATH, else /usr/bin/chromium;
 // .ci/run installs it), driven by puppeteer-core, which never downloads a browser.
@@ -47,8 +46,7 @@ describe('the local Step Functions console in headless Chromium', () => {
       }),
     });
     server = createLocalServer(stack);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = await listenLocal(server);
     const result = stack.bus.putEvents([
       {
         Source: 'app.users',

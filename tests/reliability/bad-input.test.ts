@@ -1,10 +1,9 @@
 import { request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { authSettingsFromEnv, mintToken } from '../../functions/auth/verify-token.js';
 import { SECURITY_HEADERS } from '../../functions/shared/http-handler.js';
 import { createLocalServer } from '../../local/server.js';
 import type { LocalStack } from '../../local/stack.js';
-import { startTestStack } from '../workflows/harness.js';
+import { listenLocal, startTestStack } from '../workflows/harness.js';
 
 interface Reply {
   status: number;
@@ -100,8 +99,7 @@ describe('malformed requests get a named 4xx on every route, never a 5xx', () =>
     auth = { authorization: `Bearer ${await mintToken({ sub: 'bad-input', tenant: 't-bad' }, authSettingsFromEnv())}` };
     stack = await startTestStack();
     server = createLocalServer(stack);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    baseUrl = await listenLocal(server);
   });
   afterAll(async () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));

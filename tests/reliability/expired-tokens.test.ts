@@ -1,11 +1,10 @@
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { authSettingsFromEnv, mintToken } from '../../functions/auth/verify-token.js';
 import { answerKey, encodeAnswer } from '../../functions/edge/edge-store.js';
 import { SECURITY_HEADERS } from '../../functions/shared/http-handler.js';
 import { createLocalServer } from '../../local/server.js';
 import type { LocalStack } from '../../local/stack.js';
-import { startTestStack } from '../workflows/harness.js';
+import { listenLocal, startTestStack } from '../workflows/harness.js';
 
 /** A valid body for each route that takes one (a 401 must come from the token, not from the body). */
 const BODIES: Record<string, unknown> = {
@@ -30,8 +29,7 @@ describe('a token is refused on every route as soon as its exp passes (no cached
   beforeAll(async () => {
     stack = await startTestStack({ clock: () => clockMs });
     server = createLocalServer(stack);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    baseUrl = await listenLocal(server);
   });
   afterAll(async () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { authSettingsFromEnv, mintToken } from '../../functions/auth/verify-token.js';
 import type { FactView } from '../../functions/memory/facts-api/me.js';
 import type { FactCandidate } from '../../functions/shared/ports.js';
 import { createLocalServer } from '../../local/server.js';
 import type { LocalStack } from '../../local/stack.js';
-import { eventually, startTestStack } from './harness.js';
+import { closeServer, eventually, listenLocal, startTestStack } from './harness.js';
 
 interface Reply<T> {
   status: number;
@@ -45,13 +44,12 @@ describe('memory-aware chat and /v1/me on the local runtime', () => {
     }
     stack = await startTestStack();
     server = createLocalServer(stack);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    baseUrl = await listenLocal(server);
     await stack.ports.facts.upsert(seed(userA, 'profile.name', 'Dana', 0.95));
     await stack.ports.facts.upsert(seed(userA, 'preference.theme', 'dark', 0.9));
   });
   afterAll(async () => {
-    await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+    await closeServer(server);
     await stack.close();
   });
 

@@ -1,12 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalServer } from '../../local/server.js';
 import type { LocalStack } from '../../local/stack.js';
 import type { ExecutionEvent, ExecutionRecord } from '../../local/step-functions.js';
-import { finished, startTestStack } from './harness.js';
+import { finished, listenLocal, startTestStack } from './harness.js';
 
 // The execution routes behind the console: StartExecution, GetExecutionHistory by ARN or id, parent and child
 // runs, and a history that outlives a restart when the stack keeps its data (LOCAL_DATA_DIR).
@@ -28,8 +27,7 @@ describe('execution routes of the local console', () => {
   async function open(): Promise<void> {
     stack = await startTestStack({ dataDir });
     server = createLocalServer(stack);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = await listenLocal(server);
   }
   async function close(): Promise<void> {
     await new Promise<void>((resolve) => server.close(() => resolve()));

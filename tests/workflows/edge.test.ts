@@ -1,5 +1,4 @@
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { authSettingsFromEnv, mintToken } from '../../functions/auth/verify-token.js';
 import { answerKey, type EdgeStore, encodeAnswer, userKeyPrefix } from '../../functions/edge/edge-store.js';
 import { ModelThrottledError } from '../../functions/shared/errors.js';
@@ -8,7 +7,7 @@ import type { PutEventsEntry } from '../../local/event-bus.js';
 import { createLocalServer } from '../../local/server.js';
 import type { LocalStack } from '../../local/stack.js';
 import type { ExecutionRecord } from '../../local/step-functions.js';
-import { finished, gate, startTestStack } from './harness.js';
+import { closeServer, finished, gate, listenLocal, startTestStack } from './harness.js';
 
 // Pre-generation at the edge end to end: UserLoggedIn → pregenerate-on-login → the local KeyValueStore → the
 // CloudFront Function on GET /precomputed/{actionId}; state changes → invalidate-stale-keys → misses → the origin.
@@ -48,14 +47,13 @@ describe('edge pre-generation and invalidation (local runtime)', () => {
   beforeAll(async () => {
     stack = await startTestStack({ wrapTextModel: throttleOneBranch, wrapEdgeStore: holdable });
     server = createLocalServer(stack);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    baseUrl = await listenLocal(server);
     for (const user of ['alice', 'bob', 'carol', 'dave', 'erin', 'gina', THROTTLED_USER]) {
       tokens[user] = await mintToken({ sub: user, tenant: 't1' }, authSettingsFromEnv());
     }
   }, 60_000);
   afterAll(async () => {
-    await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+    await closeServer(server);
     await stack.close();
   });
 

@@ -1,3 +1,5 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { waitFor } from '../../local/corpus.js';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack.js';
 import type { ExecutionRecord } from '../../local/step-functions.js';
@@ -70,4 +72,15 @@ export async function eventually(check: () => Promise<boolean> | boolean, timeou
     if (Date.now() > deadline) throw new Error('condition not met before the deadline');
     await new Promise((r) => setImmediate(r));
   }
+}
+
+/** Starts `server` on a free loopback port; returns its base URL. */
+export async function listenLocal(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** Stops `server`, failing if it was not running. */
+export function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
 }

@@ -5,7 +5,7 @@ import { ingesting } from '../../local/readiness.js';
 import { createLocalServer } from '../../local/server.js';
 import type { LocalStack } from '../../local/stack.js';
 import type { ExecutionEvent } from '../../local/step-functions.js';
-import { eventually, startTestStack } from './harness.js';
+import { closeServer, eventually, listenLocal, startTestStack } from './harness.js';
 
 interface Reply<T> {
   status: number;
@@ -55,11 +55,10 @@ describe('the local HTTP API', () => {
     t1Auth = { authorization: `Bearer ${await mintToken({ sub: 'u-1', tenant: 't1' }, authSettingsFromEnv())}` };
     stack = await startTestStack();
     server = createLocalServer(stack);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    baseUrl = await listenLocal(server);
   });
   afterAll(async () => {
-    await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+    await closeServer(server);
     await stack.close();
   });
 

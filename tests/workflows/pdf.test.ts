@@ -1,11 +1,10 @@
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { authSettingsFromEnv, mintToken } from '../../functions/auth/verify-token.js';
 import { getDocumentStatus } from '../../functions/rag/chunk-index.js';
 import { createLocalServer } from '../../local/server.js';
 import type { LocalStack } from '../../local/stack.js';
 import { writePdf } from '../fixtures/pdf.js';
-import { eventually, liveChunkIds, startTestStack } from './harness.js';
+import { closeServer, eventually, listenLocal, liveChunkIds, startTestStack } from './harness.js';
 
 interface Citation {
   documentKey: string;
@@ -33,11 +32,10 @@ describe('PDF documents through the local HTTP API', () => {
     auth = { authorization: `Bearer ${await mintToken({ sub: 'u-1', tenant: 'pdf' }, authSettingsFromEnv())}` };
     stack = await startTestStack();
     server = createLocalServer(stack);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    baseUrl = await listenLocal(server);
   });
   afterAll(async () => {
-    await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+    await closeServer(server);
     await stack.close();
   });
 

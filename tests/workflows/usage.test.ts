@@ -1,11 +1,10 @@
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { authSettingsFromEnv, mintToken } from '../../functions/auth/verify-token.js';
 import { dayOf } from '../../functions/router/usage.js';
 import type { UsageLineView, UsageView } from '../../functions/router/usage-api/usage.js';
 import { createLocalServer } from '../../local/server.js';
 import type { LocalStack } from '../../local/stack.js';
-import { eventually, startTestStack } from './harness.js';
+import { closeServer, eventually, listenLocal, startTestStack } from './harness.js';
 
 // The ledger bills every model call by tenant: an ingest then an ask through the local HTTP API, then
 // GET /v1/usage shows the embeddings (ingest and query) next to the generation, counted in the budget.
@@ -30,11 +29,10 @@ describe('GET /v1/usage', () => {
     };
     stack = await startTestStack();
     server = createLocalServer(stack);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    baseUrl = await listenLocal(server);
   });
   afterAll(async () => {
-    await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+    await closeServer(server);
     await stack.close();
   });
 
