@@ -210,9 +210,9 @@ export interface EstimateInput {
   scale?: number;
 }
 
-/** Monthly totals of the measured units: each workload's units × its events per month × scale. */
-export function monthlyUnits(profile: Profile, measurement: Measurement, scale = 1): WorkloadUnits {
-  const total: WorkloadUnits = {
+/** No units at all: the start of a sum. */
+export function emptyUnits(): WorkloadUnits {
+  return {
     machines: {},
     functions: {},
     tokens: [],
@@ -223,6 +223,11 @@ export function monthlyUnits(profile: Profile, measurement: Measurement, scale =
     cloudFrontRequests: 0,
     keyValueStore: { apiCalls: 0, reads: 0 },
   };
+}
+
+/** Monthly totals of the measured units: each workload's units × its events per month × scale. */
+export function monthlyUnits(profile: Profile, measurement: Measurement, scale = 1): WorkloadUnits {
+  const total = emptyUnits();
   for (const workload of WORKLOADS) {
     const n = (profile.workloads[workload] ?? 0) * scale;
     if (n === 0) continue;

@@ -4,11 +4,11 @@ import { parse } from 'yaml';
 import { buildCatalog } from '../../functions/router/catalog.js';
 import {
   type Component,
+  emptyUnits,
   estimate,
   type Measurement,
   type PriceTable,
   Profile,
-  type WorkloadUnits,
 } from '../../scripts/cost/pricing.js';
 import { loadPrices, loadProfile } from '../../scripts/cost.js';
 import { renderChart, SCALES } from '../../scripts/cost-chart.js';
@@ -74,17 +74,7 @@ const PROFILE: Profile = Profile.parse({
   logs: { bytesPerLambdaInvocation: 1000, bytesPerExpressTransition: 500, retentionMonths: 1 },
 });
 
-const nothing = (): WorkloadUnits => ({
-  machines: {},
-  functions: {},
-  tokens: [],
-  dynamodb: { writeUnits: 0, readUnits: 0 },
-  s3: { puts: 0, gets: 0 },
-  events: 0,
-  httpRequests: 0,
-  cloudFrontRequests: 0,
-  keyValueStore: { apiCalls: 0, reads: 0 },
-});
+const nothing = emptyUnits;
 
 const MEASUREMENT: Measurement = {
   ingest: {
