@@ -900,23 +900,35 @@ export async function discardReembed(
   );
 }
 
+/**
+ * In a transaction: marks the document failed if `version` is still its pending one (locking its row); returns its
+ * live version. The document bookkeeping of discardVersion, whichever vector store holds the chunks.
+ */
+export async function failPendingVersion(
+  tx: SqlClient,
+  args: { documentKey: string; version: string; error: string | null },
+): Promise<string | null> {
+  const row = await lockDocument(tx, args.documentKey);
+  if (row?.pending_version === args.version) {
+    await tx.query(
+      `update documents set state = 'failed', last_error = $2, pending_version = null, pending_hash = null,
+         updated_at = now()
+       where document_key = $1`,
+      [args.documentKey, args.error],
+    );
+  }
+  return row?.live_version ?? null;
+}
+
 /** Drops the chunks of a version that will not be published and, if it is still pending, marks the document failed. */
 export async function discardVersion(
   sql: SqlClient,
   args: { documentKey: string; version: string; error: string | null },
 ): Promise<void> {
   await sql.transaction(async (tx) => {
-    const row = await lockDocument(tx, args.documentKey);
-    if (row?.pending_version === args.version) {
-      await tx.query(
-        `update documents set state = 'failed', last_error = $2, pending_version = null, pending_hash = null,
-           updated_at = now()
-         where document_key = $1`,
-        [args.documentKey, args.error],
-      );
-    }
+    const liveVersion = await failPendingVersion(tx, args);
     // A retried discard of a version that was published after all must not take it out of search.
-    if (row?.live_version !== args.version) {
+    if (liveVersion !== args.version) {
       await tx.query('delete from chunks where document_key = $1 and version = $2', [args.documentKey, args.version]);
     }
   });

@@ -38,7 +38,7 @@ import type {
   SearchHit,
   SearchQuery,
 } from './chunk-index.js';
-import { activeGenerations, compareSequencers, liveGeneration } from './chunk-index.js';
+import { activeGenerations, compareSequencers, failPendingVersion, liveGeneration } from './chunk-index.js';
 import { fuseCandidates, type TextCandidate, type VectorCandidate } from './fusion.js';
 import type { VectorStore } from './vector-store.js';
 
@@ -404,18 +404,7 @@ export function createOpenSearchStore(options: OpenSearchStoreOptions): VectorSt
     },
 
     async discardVersion(args) {
-      const liveVersion = await sql.transaction(async (tx) => {
-        const row = await documentRow(tx, args.documentKey, true);
-        if (row?.pending_version === args.version) {
-          await tx.query(
-            `update documents set state = 'failed', last_error = $2, pending_version = null, pending_hash = null,
-               updated_at = now()
-             where document_key = $1`,
-            [args.documentKey, args.error],
-          );
-        }
-        return row?.live_version ?? null;
-      });
+      const liveVersion = await sql.transaction((tx) => failPendingVersion(tx, args));
       // a retried discard of a version that was published after all must not take it out of search
       if (liveVersion !== args.version) await deleteChunks([byDocument(args.documentKey), byVersion(args.version)]);
     },
