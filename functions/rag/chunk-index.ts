@@ -28,6 +28,17 @@ const MIGRATION_LOCK_ID = 7_262_001;
 // whose predicate names the same constant): only these characters are allowed.
 const MODEL_ID = /^[A-Za-z0-9._:/@-]{1,128}$/;
 
+/**
+ * The lexical analysis of a text, chunks and queries alike: Postgres's `english` configuration over the text with
+ * its ASCII and Unicode punctuation turned into spaces first. Postgres's parser otherwise keeps a hyphenated word
+ * whole beside its parts ('three-dimension', 'three', 'dimension': one word counted three times, and the whole
+ * matches only the same spelling) and reads '/slip' as a file path that never matches 'slip'; split on punctuation,
+ * the words are the tokens of Lucene's analysis (the reference BM25's, README "Retrieval quality").
+ */
+export function analysedSql(text: string): string {
+  return `to_tsvector('english', regexp_replace(${text}, '[[:punct:]]+', ' ', 'g'))`;
+}
+
 // The stored tsvector of a chunk, unnested: one row per lexeme with its positions (tf = their number).
 const CHUNK_LENGTH = '(select coalesce(sum(cardinality(u.positions)), 0) from unnest(c.tsv) u)';
 
@@ -216,6 +227,36 @@ function migrations(dimensions: number): Migration[] {
     { id: '0030_drop_chunks_tsv_gin', sql: 'drop index if exists chunks_tsv_gin' },
     // Statistics for the backfilled table now, so the planner does not guess until autovacuum comes by.
     { id: '0031_chunk_terms_analyze', sql: 'analyze chunk_terms' },
+    // The analysis splits on punctuation (analysedSql): every stored tsvector, length and term statistic again.
+    {
+      id: '0032_chunks_tsv_split_punctuation',
+      sql: `alter table chunks drop column tsv,
+        add column tsv tsvector generated always as (${analysedSql("coalesce(heading, '') || ' ' || content")}) stored`,
+    },
+    { id: '0033_chunks_text_length_reanalysed', sql: `update chunks c set text_length = ${CHUNK_LENGTH}` },
+    {
+      id: '0034_chunk_terms_reanalysed',
+      sql: `update chunk_terms t set tsv = c.tsv, text_length = c.text_length from chunks c
+        where c.chunk_id = t.chunk_id and c.generation = t.generation`,
+    },
+    { id: '0035_tenant_terms_clear', sql: 'delete from tenant_terms' },
+    {
+      id: '0036_tenant_terms_reanalysed',
+      sql: `insert into tenant_terms (tenant_id, lexeme, df)
+        select c.tenant_id, u.lexeme, count(*)::int from chunks c
+        join documents d on d.document_key = c.document_key and d.live_version = c.version
+        cross join unnest(c.tsv) u where ${OF_LIVE_GENERATION}
+        group by c.tenant_id, u.lexeme`,
+    },
+    { id: '0037_tenant_stats_clear', sql: 'delete from tenant_stats' },
+    {
+      id: '0038_tenant_stats_reanalysed',
+      sql: `insert into tenant_stats (tenant_id, chunk_count, total_length)
+        select c.tenant_id, count(*)::int, coalesce(sum(c.text_length), 0) from chunks c
+        join documents d on d.document_key = c.document_key and d.live_version = c.version
+        where ${OF_LIVE_GENERATION} group by c.tenant_id`,
+    },
+    { id: '0039_chunk_terms_reanalysed_analyze', sql: 'analyze chunk_terms' },
   ];
 }
 
@@ -1159,7 +1200,7 @@ export function textCandidatesSql(limitParam: string): string {
   return `with query_terms as (
       select lexeme, sum(qweight) as qweight from (
         select u.lexeme, greatest(coalesce(cardinality(u.positions), 1), 1)::float8 as qweight
-        from unnest(to_tsvector('english', $3)) u
+        from unnest(${analysedSql('$3')}) u
         union all
         select e.key, e.value::float8 from jsonb_each_text($10::jsonb) e
       ) all_terms group by lexeme
@@ -1244,7 +1285,7 @@ function feedbackSql(): string {
     select tc.chunk_id, tc.text_score, u.lexeme, cardinality(u.positions) as tf, c.text_length, t.df,
       s.chunk_count,
       (select coalesce(sum(greatest(coalesce(cardinality(q.positions), 1), 1)), 0)
-         from unnest(to_tsvector('english', $2)) q) as query_length
+         from unnest(${analysedSql('$2')}) q) as query_length
     from top_chunks tc
     join chunk_terms c on c.chunk_id = tc.chunk_id and c.generation = ${LIVE_GENERATION}
     cross join lateral unnest(c.tsv) u

@@ -183,6 +183,43 @@ describe('migrate', () => {
     }
   });
 
+  it('re-analyses a database indexed before the analysis split on punctuation: tsvectors, lengths, statistics', async () => {
+    const old = await createPgliteSql();
+    try {
+      await migrate(old, SPACE);
+      const d = { documentKey: 'old/b.md', tenantId: 't-old', version: 'v1', sequencer: '01', contentHash: 'b' };
+      await ingest(old, d, [chunk(d, 0, 'three-dimensional /slip flow', unit(0))]);
+      // as before 0032: Postgres's parser on the raw text
+      await old.query(`alter table chunks drop column tsv, add column tsv tsvector generated always as
+        (to_tsvector('english', coalesce(heading, '') || ' ' || content)) stored`);
+      await old.query(`update chunk_terms t set tsv = c.tsv from chunks c where c.chunk_id = t.chunk_id`);
+      await old.query(`delete from schema_migrations where id >= '0032'`);
+      const before = await old.query<{ tsv: string }>('select tsv::text as tsv from chunk_terms');
+
+      const upgrade = await migrate(old, SPACE);
+      const after = await old.query<{ tsv: string; text_length: number }>(
+        'select tsv::text as tsv, text_length from chunk_terms',
+      );
+      const terms = await old.query<{ lexeme: string }>(
+        `select lexeme from tenant_terms where tenant_id = 't-old' order by lexeme`,
+      );
+      const stats = await old.query<{ total_length: number }>(
+        `select total_length::int from tenant_stats where tenant_id = 't-old'`,
+      );
+      const found = await old.query<{ chunk_id: string }>(standaloneTextSql(), ['t-old', 'slip', 10, 0.9, 0.4, '{}']);
+
+      expect(before.rows[0]?.tsv).toContain("'/slip'");
+      expect(upgrade.applied).toEqual(expect.arrayContaining(['0032_chunks_tsv_split_punctuation']));
+      expect(after.rows[0]?.tsv).toBe("'dimension':2 'flow':4 'slip':3 'three':1");
+      expect(after.rows[0]?.text_length).toBe(4);
+      expect(terms.rows.map((r) => r.lexeme)).toEqual(['dimension', 'flow', 'slip', 'three']);
+      expect(stats.rows[0]?.total_length).toBe(4);
+      expect(found.rows.map((r) => r.chunk_id)).toEqual(['old/b.md@v1#0']);
+    } finally {
+      await old.close();
+    }
+  });
+
   it('creates the HNSW and btree indexes on chunks, and the GIN index on the lexical table only', async () => {
     const res = await sql.query<{ indexdef: string }>(`select indexdef from pg_indexes where tablename = 'chunks'`);
     const lexical = await sql.query<{ indexdef: string }>(

@@ -197,6 +197,23 @@ describe.each(adapters)('vector store contract: %s', (_name, factory) => {
     expect(hits.find((h) => h.chunkId === 't1/a.md@v1#1')?.textRank ?? null).toBeNull();
   });
 
+  it('matches words across hyphens and slashes: a hyphenated query word finds the words written apart', async () => {
+    const a = doc('t1/a.md', 't1', 'v1');
+    await ingest(a, [
+      chunk(a, 0, 'heating during re entry of blunt bodies', unit(3)),
+      chunk(a, 1, 'models of three-dimensional /slip flow/', unit(4)),
+      chunk(a, 2, 'holiday requests go through the portal', unit(5)),
+    ]);
+
+    const reentry = await query('t1', unit(0), 'blunt re-entry');
+    const slip = await query('t1', unit(0), 'slip');
+
+    expect(reentry[0]?.chunkId).toBe('t1/a.md@v1#0');
+    expect(reentry[0]?.textRank).toBe(1);
+    expect(slip[0]?.chunkId).toBe('t1/a.md@v1#1');
+    expect(slip[0]?.textRank).toBe(1);
+  });
+
   it('a chunk first in both branches ranks first under RRF', async () => {
     const a = doc('t1/a.md', 't1', 'v1');
     await ingest(a, [
