@@ -5,7 +5,7 @@
  *   2. hybrid: min-max weighted fusion of each branch's top 100 documents with the harness's in-memory BM25
  *      (k1 0.9, b 0.4, Porter), vector weight 0.3, for USE, for wink, and three-way (BM25 0.7, USE 0.15, wink 0.15);
  *   3. cost: package size on disk, load time, RSS after load and peak RSS (each measured in a fresh child process),
- *      embedding throughput in chunks/s over the same 200 chunks.
+ *      embedding throughput: USE lite over the first 200 chunks (--sample), wink over every chunk and query.
  * Passage vectors from word vectors (tokens: lowercase runs of [a-z0-9]; words the package lacks are skipped; every
  * vector unit length at the end), with word statistics from the collection being indexed (a tenant's own):
  *   mean          plain mean of the word vectors
