@@ -1180,6 +1180,12 @@ export function vectorCandidatesSql(limitParam: string, space: EmbeddingSpace): 
  */
 export const LEXICAL_READS_PER_CANDIDATE = 10;
 
+// Where the lexical branch takes its expansion lexemes (lexeme, qweight): a JSON parameter $10, none, or the RM3
+// expansion computed in the same statement (feedbackCtes).
+const PARAM_EXPANSION = 'select e.key as lexeme, e.value::float8 as qweight from jsonb_each_text($10::jsonb) e';
+const NO_EXPANSION = 'select null::text as lexeme, null::float8 as qweight where false';
+const RM3_EXPANSION = 'select x.lexeme, x.qweight from expansion x';
+
 /**
  * The lexical branch: BM25 over tenant $1's live chunks with OR semantics over the lexemes of $3 (Postgres's
  * `english` analysis: the stemmed, stopped lexemes the stored tsvector holds), plus the expansion lexemes of
@@ -1195,14 +1201,14 @@ export const LEXICAL_READS_PER_CANDIDATE = 10;
  * Parameters: $1 tenant, $3 query text, $6 k1, $7 b, $10 expansion; at most `limitParam` rows (chunk_id,
  * text_score).
  */
-export function textCandidatesSql(limitParam: string): string {
+export function textCandidatesSql(limitParam: string, expansion = PARAM_EXPANSION): string {
   const budget = `(${LEXICAL_READS_PER_CANDIDATE} * ${limitParam}::int)`;
   return `with query_terms as (
       select lexeme, sum(qweight) as qweight from (
         select u.lexeme, greatest(coalesce(cardinality(u.positions), 1), 1)::float8 as qweight
         from unnest(${analysedSql('$3')}) u
         union all
-        select e.key, e.value::float8 from jsonb_each_text($10::jsonb) e
+        ${expansion}
       ) all_terms group by lexeme
     ),
     collection as (
@@ -1273,60 +1279,82 @@ const FEEDBACK_MAX_DF_SHARE = 0.1;
  * $5 b, $6 expansion.
  */
 export function standaloneTextSql(): string {
-  const numbers: Record<string, string> = { 1: '1', 3: '2', 4: '3', 6: '4', 7: '5', 10: '6' };
-  return textCandidatesSql('$4').replace(/\$(\d+)/g, (_, n: string) => `$${numbers[n] ?? n}`);
+  return renumber(textCandidatesSql('$4'), [1, 3, 4, 6, 7, 10]);
 }
 
-// The first pass: the lexical branch with $3 candidates (so it reads what the search itself reads), of which the
-// best $7. Returns their lexemes with frequencies, each chunk's score and length, each lexeme's document frequency,
-// the tenant's chunk count, and the query's length in lexemes.
-function feedbackSql(): string {
-  return `with top_chunks as (select * from (${standaloneTextSql()}) ranked order by text_score desc, chunk_id limit $7)
-    select tc.chunk_id, tc.text_score, u.lexeme, cardinality(u.positions) as tf, c.text_length, t.df,
-      s.chunk_count,
-      (select coalesce(sum(greatest(coalesce(cardinality(q.positions), 1), 1)), 0)
-         from unnest(${analysedSql('$2')}) q) as query_length
-    from top_chunks tc
-    join chunk_terms c on c.chunk_id = tc.chunk_id and c.generation = ${LIVE_GENERATION}
-    cross join lateral unnest(c.tsv) u
-    join tenant_terms t on t.tenant_id = $1 and t.lexeme = u.lexeme
-    cross join tenant_stats s
-    where s.tenant_id = $1`;
-}
-
-interface FeedbackRow {
-  chunk_id: string;
-  text_score: number;
-  lexeme: string;
-  tf: number;
-  text_length: number | null;
-  df: number;
-  chunk_count: number;
-  query_length: number;
+/** A statement's parameters renumbered $1, $2, … in the order given (`used` lists every one it references). */
+function renumber(statement: string, used: readonly number[]): string {
+  return statement.replace(/\$(\d+)/g, (_, n: string) => `$${used.indexOf(Number(n)) + 1}`);
 }
 
 /**
- * The expansion of a query by RM3 over its first-pass chunks (rows of feedbackSql), as query weights on the
- * scale of the query's own (each query lexeme weighs its count): lexeme → weight, `{}` when there is nothing to add.
+ * RM3 in SQL, as the CTEs first_pass, feedback_model, feedback_terms and expansion of the search statement (one
+ * round trip): the lexical branch with $4 candidates and no expansion (so it reads what the search itself reads),
+ * its best $10 chunks; their lexemes weighed Σ score · tf / length; the best first, each one's document frequency
+ * looked up (tenant_terms' primary key) until $11 of them pass the filter (lexemes in more than
+ * FEEDBACK_MAX_DF_SHARE of the tenant's chunks never do); normalised to 1 and scaled by (1 − α) / α · |q|, α = $12,
+ * so the query's own lexemes keep their counts as weights: α · qtf/|q| + (1 − α) · P(w|R), multiplied by |q|/α.
+ * Parameters: $1 tenant, $3 query text, $4 candidates, $6 k1, $7 b, $10 chunks, $11 terms, $12 query weight.
  */
-export function feedbackExpansion(rows: readonly FeedbackRow[], prf: PseudoRelevanceFeedback): Record<string, number> {
-  const first = rows[0];
-  if (!first || prf.originalWeight >= 1) return {};
-  const maxDf = FEEDBACK_MAX_DF_SHARE * Number(first.chunk_count);
-  const lengths = new Map<string, number>();
-  for (const r of rows) lengths.set(r.chunk_id, (lengths.get(r.chunk_id) ?? 0) + Number(r.tf));
-  const model = new Map<string, number>();
-  for (const r of rows) {
-    if (Number(r.df) > maxDf) continue;
-    const length = Number(r.text_length ?? 0) || (lengths.get(r.chunk_id) ?? 1);
-    model.set(r.lexeme, (model.get(r.lexeme) ?? 0) + (Number(r.text_score) * Number(r.tf)) / length);
-  }
-  const best = [...model.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, prf.terms);
-  const total = best.reduce((sum, [, w]) => sum + w, 0);
-  if (total <= 0) return {};
-  // α · qtf/|q| + (1 − α) · P(w|R), multiplied by |q|/α so the query's own lexemes keep their counts as weights
-  const scale = ((1 - prf.originalWeight) / prf.originalWeight) * Number(first.query_length);
-  return Object.fromEntries(best.map(([lexeme, w]) => [lexeme, (scale * w) / total]));
+function feedbackCtes(): string {
+  return `first_pass as (
+    select f.chunk_id, f.text_score from (${textCandidatesSql('$4', NO_EXPANSION)}) f
+    order by f.text_score desc, f.chunk_id
+    limit $10
+  ),
+  feedback_model as (
+    select u.lexeme, sum(fp.text_score * cardinality(u.positions) / greatest(c.text_length, 1)) as weight
+    from first_pass fp
+    join chunk_terms c on c.chunk_id = fp.chunk_id and c.generation = ${LIVE_GENERATION}
+    cross join lateral unnest(c.tsv) u
+    group by u.lexeme
+  ),
+  feedback_terms as (
+    select m.lexeme, m.weight
+    from (select * from feedback_model order by weight desc, lexeme offset 0) m
+    cross join lateral (select t.df from tenant_terms t where t.tenant_id = $1 and t.lexeme = m.lexeme) t
+    where t.df <= ${FEEDBACK_MAX_DF_SHARE} * (select s.chunk_count from tenant_stats s where s.tenant_id = $1)
+    order by m.weight desc, m.lexeme
+    limit $11
+  ),
+  expansion as (
+    select f.lexeme, ((1 - $12::float8) / $12::float8) * q.length * f.weight / sum(f.weight) over () as qweight
+    from feedback_terms f
+    cross join (
+      select coalesce(sum(greatest(coalesce(cardinality(u.positions), 1), 1)), 0) as length
+      from unnest(${analysedSql('$3')}) u
+    ) q
+  )`;
+}
+
+/** Whether a search runs RM3 feedback: some chunks, some terms, and a query weight below 1. */
+function feedbackOn(prf: PseudoRelevanceFeedback | undefined): prf is PseudoRelevanceFeedback {
+  return prf !== undefined && prf.documents > 0 && prf.terms > 0 && prf.originalWeight < 1;
+}
+
+/** The RM3 expansion searchChunks would use for a query, as lexeme → query weight (tests and benches). */
+export async function feedbackExpansion(
+  sql: SqlClient,
+  q: Pick<SearchQuery, 'tenantId' | 'queryText' | 'candidates' | 'bm25'> & { feedback: PseudoRelevanceFeedback },
+): Promise<Record<string, number>> {
+  if (!feedbackOn(q.feedback)) return {};
+  const res = await sql.query<{ lexeme: string; qweight: number }>(
+    renumber(
+      `with ${feedbackCtes()} select lexeme, qweight from expansion order by qweight desc, lexeme`,
+      [1, 3, 4, 6, 7, 10, 11, 12],
+    ),
+    [
+      q.tenantId,
+      q.queryText,
+      q.candidates,
+      q.bm25.k1,
+      q.bm25.b,
+      q.feedback.documents,
+      q.feedback.terms,
+      q.feedback.originalWeight,
+    ],
+  );
+  return Object.fromEntries(res.rows.map((r) => [r.lexeme, Number(r.qweight)]));
 }
 
 function fusedScoreSql(fusion: Fusion): string {
@@ -1341,9 +1369,10 @@ function fusedScoreSql(fusion: Fusion): string {
       + (1 - $8::float8) * ${norm('t.text_score', 't.min_score', 't.max_score')}`;
 }
 
-function hybridSearchSql(fusion: Fusion, space: EmbeddingSpace): string {
+function hybridSearchSql(fusion: Fusion, space: EmbeddingSpace, feedback: boolean): string {
   return `
-with vector_hits as (
+with ${feedback ? `${feedbackCtes()},` : ''}
+vector_hits as (
   select chunk_id, distance, row_number() over (order by distance, chunk_id) as rank,
     min(distance) over () as min_distance, max(distance) over () as max_distance
   from (
@@ -1354,7 +1383,7 @@ text_hits as (
   select chunk_id, text_score, row_number() over (order by text_score desc, chunk_id) as rank,
     min(text_score) over () as min_score, max(text_score) over () as max_score
   from (
-    ${textCandidatesSql('$4')}
+    ${textCandidatesSql('$4', feedback ? RM3_EXPANSION : NO_EXPANSION)}
   ) t
 ),
 fused as (
@@ -1413,20 +1442,8 @@ export async function searchChunks(sql: SqlClient, q: SearchQuery): Promise<Sear
          set_config('hnsw.iterative_scan', 'relaxed_order', true) as iterative_scan`,
       [String(q.efSearch)],
     );
-    let expansion: Record<string, number> = {};
-    if (q.feedback && q.feedback.documents > 0 && q.feedback.terms > 0) {
-      const first = await tx.query<FeedbackRow>(feedbackSql(), [
-        q.tenantId,
-        q.queryText,
-        q.candidates,
-        q.bm25.k1,
-        q.bm25.b,
-        '{}',
-        q.feedback.documents,
-      ]);
-      expansion = feedbackExpansion(first.rows, q.feedback);
-    }
-    const res = await tx.query<SearchRow>(hybridSearchSql(q.fusion, space), [
+    const feedback = feedbackOn(q.feedback) ? q.feedback : undefined;
+    const res = await tx.query<SearchRow>(hybridSearchSql(q.fusion, space, feedback !== undefined), [
       q.tenantId,
       toVectorText(q.embedding),
       q.queryText,
@@ -1436,7 +1453,7 @@ export async function searchChunks(sql: SqlClient, q: SearchQuery): Promise<Sear
       q.bm25.b,
       fusionParam,
       q.onePerDocument ?? false,
-      JSON.stringify(expansion),
+      ...(feedback ? [feedback.documents, feedback.terms, feedback.originalWeight] : []),
     ]);
     // a switch between the check above and the statement (a same-model switch to another dimension included)
     const other = res.rows.find((r) => Number(r.generation) !== live.id);

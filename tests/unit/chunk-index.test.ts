@@ -918,40 +918,81 @@ describe('BM25 lexical branch', () => {
 });
 
 describe('RM3 feedback expansion', () => {
-  const row = (chunk: string, score: number, lexeme: string, tf: number, length: number, df: number) => ({
-    chunk_id: chunk,
-    text_score: score,
-    lexeme,
-    tf,
-    text_length: length,
-    df,
-    chunk_count: 100,
-    query_length: 2,
-  });
+  const tenantId = 't-rm3';
+  const prf = { documents: 2, terms: 2, originalWeight: 0.5 };
+  const settings = { tenantId, candidates: 10, bm25: { k1: 0.9, b: 0.4 } };
 
-  it('weighs lexemes by score · tf / length, drops those in more than 10% of chunks and keeps the best terms', () => {
-    const rows = [
-      row('a', 2, 'flutter', 2, 4, 5),
-      row('a', 2, 'wing', 1, 4, 50),
-      row('a', 2, 'damper', 1, 4, 3),
-      row('b', 1, 'flutter', 1, 2, 5),
-      row('b', 1, 'rudder', 1, 2, 8),
+  beforeAll(async () => {
+    const d = { documentKey: 'rm3/a.md', tenantId, version: 'v1', sequencer: '1', contentHash: 'a' };
+    const texts = [
+      'flutter flutter damper wing',
+      'flutter rudder',
+      // 'wing' in 6 of 32 chunks (over 10%): never an expansion term; 'trim' only where flutter is not
+      ...Array.from({ length: 5 }, (_, i) => `wing panel ${i}`),
+      'trim tab damper',
+      ...Array.from({ length: 24 }, (_, i) => `filler text number ${i}`),
     ];
-
-    const expansion = feedbackExpansion(rows, { documents: 2, terms: 2, originalWeight: 0.5 });
-
-    // flutter 2·2/4 + 1·1/2 = 1.5, damper 0.5, rudder 0.5 (tie: by lexeme), wing dropped (df 50 of 100)
-    expect(Object.keys(expansion)).toEqual(['flutter', 'damper']);
-    // normalised to 1 and scaled by (1 − α)/α · |q| = 2
-    expect(expansion.flutter).toBeCloseTo((2 * 1.5) / 2, 9);
-    expect(expansion.damper).toBeCloseTo((2 * 0.5) / 2, 9);
+    await ingest(
+      sql,
+      d,
+      texts.map((t, i) => chunk(d, i, t, unit(i % DIMS))),
+    );
   });
 
-  it('adds nothing without first-pass chunks or with the query weight at 1', () => {
-    expect(feedbackExpansion([], { documents: 10, terms: 10, originalWeight: 0.5 })).toEqual({});
+  it('weighs first-pass lexemes by score · tf / length, drops those in over 10% of chunks, keeps the best terms', async () => {
+    const first = await sql.query<{ chunk_id: string; text_score: number }>(standaloneTextSql(), [
+      tenantId,
+      'flutter',
+      10,
+      0.9,
+      0.4,
+      '{}',
+    ]);
+    const score = new Map(first.rows.map((r) => [r.chunk_id, Number(r.text_score)]));
+    const s0 = score.get('rm3/a.md@v1#0') ?? Number.NaN;
+    const s1 = score.get('rm3/a.md@v1#1') ?? Number.NaN;
+
+    const expansion = await feedbackExpansion(sql, { ...settings, queryText: 'flutter', feedback: prf });
+
+    // flutter s0·2/4 + s1·1/2, damper s0·1/4, rudder s1·1/2; wing dropped (6 of 32 chunks)
+    const flutter = (s0 * 2) / 4 + s1 / 2;
+    const second = Math.max(s0 / 4, s1 / 2);
+    expect(Object.keys(expansion)).toEqual(['flutter', s0 / 4 > s1 / 2 ? 'damper' : 'rudder']);
+    // normalised to 1 and scaled by (1 − α)/α · |q| = 1
+    expect(expansion.flutter).toBeCloseTo(flutter / (flutter + second), 9);
+    expect(Object.values(expansion).reduce((sum, w) => sum + w, 0)).toBeCloseTo(1, 9);
+  });
+
+  it('adds nothing without first-pass chunks, with no chunks asked for or with the query weight at 1', async () => {
+    expect(await feedbackExpansion(sql, { ...settings, queryText: 'zzzqqq', feedback: prf })).toEqual({});
     expect(
-      feedbackExpansion([row('a', 1, 'flutter', 1, 1, 1)], { documents: 10, terms: 10, originalWeight: 1 }),
+      await feedbackExpansion(sql, { ...settings, queryText: 'flutter', feedback: { ...prf, documents: 0 } }),
     ).toEqual({});
+    expect(
+      await feedbackExpansion(sql, { ...settings, queryText: 'flutter', feedback: { ...prf, originalWeight: 1 } }),
+    ).toEqual({});
+  });
+
+  it('searches with the expansion in the same statement: a chunk holding only an expansion lexeme is found', async () => {
+    const search = (feedback?: typeof prf) =>
+      searchChunks(sql, {
+        ...SEARCH_SETTINGS,
+        ...settings,
+        embedding: unit(0),
+        queryText: 'flutter',
+        topK: 40,
+        efSearch: 40,
+        fusion: { method: 'weighted', vectorWeight: 0 },
+        ...(feedback ? { feedback } : {}),
+      });
+    const damperOnly = 'rm3/a.md@v1#7';
+
+    const plain = await search();
+    const expanded = await search({ ...prf, terms: 3 });
+
+    expect(plain.find((h) => h.chunkId === damperOnly)?.textRank ?? null).toBeNull();
+    expect(expanded.find((h) => h.chunkId === damperOnly)?.textRank).toBeGreaterThan(2);
+    expect(expanded.slice(0, 2).map((h) => h.chunkId)).toEqual(['rm3/a.md@v1#0', 'rm3/a.md@v1#1']);
   });
 });
 
