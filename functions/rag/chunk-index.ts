@@ -1187,10 +1187,10 @@ const NO_EXPANSION = 'select null::text as lexeme, null::float8 as qweight where
 const RM3_EXPANSION = 'select x.lexeme, x.qweight from expansion x';
 
 /**
- * The lexical branch: BM25 over tenant $1's live chunks with OR semantics over the lexemes of $3 (Postgres's
- * `english` analysis: the stemmed, stopped lexemes the stored tsvector holds), plus the expansion lexemes of
- * $10, a JSON object lexeme → query weight (`{}` for a plain query; pseudo-relevance feedback fills it, see
- * searchChunks). Document frequencies, the chunk count and the average length come from tenant_terms /
+ * The lexical branch: BM25 over tenant $1's live chunks with OR semantics over the lexemes of $3 (analysedSql:
+ * the stemmed, stopped lexemes the stored tsvector holds), plus the expansion lexemes of
+ * `expansion`, a query of (lexeme, qweight) rows: by default the JSON object $10 (lexeme → query weight, `{}`
+ * for none); the search statement passes none, or RM3's (feedbackCtes). Document frequencies, the chunk count and the average length come from tenant_terms /
  * tenant_stats; a chunk's term frequencies from its tsvector (one position per occurrence), read from chunk_terms (the
  * narrow copy of each chunk's tsvector and length: no candidate read fetches a chunks row and its inline vector).
  * Candidate selection, MaxScore-style: the query's lexemes sorted rarest first, the GIN index fetches the chunks
@@ -1198,7 +1198,7 @@ const RM3_EXPANSION = 'select x.lexeme, x.qweight from expansion x';
  * the limit; the rarest lexeme always counts, the chunks read are capped at the budget). Those chunks are scored
  * with EVERY lexeme of the query; a chunk holding only common lexemes (whose IDF is low, so their summed weight is
  * small) is not read. Without it a question with common words read most of the tenant's chunks.
- * Parameters: $1 tenant, $3 query text, $6 k1, $7 b, $10 expansion; at most `limitParam` rows (chunk_id,
+ * Parameters: $1 tenant, $3 query text, $6 k1, $7 b (and $10 with the default expansion); at most `limitParam` rows (chunk_id,
  * text_score).
  */
 export function textCandidatesSql(limitParam: string, expansion = PARAM_EXPANSION): string {
@@ -1311,6 +1311,7 @@ function feedbackCtes(): string {
   ),
   feedback_terms as (
     select m.lexeme, m.weight
+    -- in weight order (offset 0 keeps the sorted subquery whole): the lookups stop once $11 lexemes pass
     from (select * from feedback_model order by weight desc, lexeme offset 0) m
     cross join lateral (select t.df from tenant_terms t where t.tenant_id = $1 and t.lexeme = m.lexeme) t
     where t.df <= ${FEEDBACK_MAX_DF_SHARE} * (select s.chunk_count from tenant_stats s where s.tenant_id = $1)
