@@ -973,6 +973,23 @@ describe('RM3 feedback expansion', () => {
     ).toEqual({});
   });
 
+  it('a query of punctuation or stopwords alone gets vector hits only, with feedback on', async () => {
+    for (const queryText of ['?!/-- …', 'the of and', "'''\\"]) {
+      const hits = await searchChunks(sql, {
+        ...SEARCH_SETTINGS,
+        ...settings,
+        embedding: unit(0),
+        queryText,
+        topK: 3,
+        efSearch: 40,
+        feedback: prf,
+      });
+
+      expect(hits).toHaveLength(3);
+      expect(hits.every((h) => h.textRank === null && h.vectorRank !== null)).toBe(true);
+    }
+  });
+
   it('searches with the expansion in the same statement: a chunk holding only an expansion lexeme is found', async () => {
     const search = (feedback?: typeof prf) =>
       searchChunks(sql, {
