@@ -272,6 +272,8 @@ async function vectorSearch(
   });
 }
 
+const feedbackLabel = (f: typeof config.search.feedback) =>
+  f.documents > 0 ? `RM3 feedback ${f.documents}/${f.terms}/${f.originalWeight}` : 'no feedback';
 const usesHnsw = (plan: readonly string[]) => plan.some((line) => line.includes(`Index Scan using ${HNSW_INDEX}`));
 
 async function measureSearch(sql: SqlClient, embedder: Embedder, label: string, queries: number): Promise<SearchRow> {
@@ -309,6 +311,7 @@ async function measureSearch(sql: SqlClient, embedder: Embedder, label: string, 
       efSearch: config.search.efSearch,
       fusion: config.search.fusion,
       bm25: config.search.bm25,
+      feedback: config.search.feedback,
     });
 
   progress(`querying ${label} (${chunks} chunks)`);
@@ -396,7 +399,7 @@ function printSearch(
   const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
   print(`2. Search latency (per query, after ${WARM_UP} warm-up queries; tenant filter on)`);
   print(
-    `   hybrid   = searchChunks as SearchChunks calls it (vector kNN + BM25, fused: ${config.search.fusion.method}), with`,
+    `   hybrid   = searchChunks as SearchChunks calls it (vector kNN + BM25, fused: ${config.search.fusion.method}; ${feedbackLabel(config.search.feedback)}), with`,
   );
   print('              the plan PostgreSQL picks for its vector branch (column "planner": HNSW or exact scan)');
   print('   hybrid*  = the same call with its vector branch forced onto the HNSW index (enable_sort off)');
