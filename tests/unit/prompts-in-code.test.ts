@@ -10,7 +10,8 @@ import ts from 'typescript';
 const root = join(process.cwd());
 const MAX_LITERAL = 160;
 const INSTRUCTION = /\b(You are|You answer|You classify|You grade|Answer |Respond |Reply with|Act as)/;
-const SQL = /^\s*(select|insert|update|delete|create|alter|drop|with)\b/i;
+// a statement, or a list of common table expressions spliced into one (`name as (select …`)
+const SQL = /^\s*((select|insert|update|delete|create|alter|drop|with)\b|\w+ as \(\s*select\b)/i;
 /** file:line → why that literal is not a prompt. Keep this tiny. */
 const ALLOWED: Readonly<Record<string, string>> = {};
 
@@ -90,12 +91,13 @@ describe('prompt text in code', () => {
   it('lets SQL and error messages be long, but not phrased as instructions', () => {
     const source = [
       `const sql = 'select ${'a, '.repeat(100)}b from t';`,
+      `const ctes = 'first_pass as (select ${'a, '.repeat(100)}b from t)';`,
       `throw new InputValidationError(\`The request is \${n} bytes; ${'too long. '.repeat(20)}\`);`,
       "throw new Error('Respond with JSON only');",
     ].join('\n');
 
     const findings = promptLikeLiterals(join(root, 'functions/x/sql.ts'), source);
 
-    expect(findings).toEqual([{ where: 'functions/x/sql.ts:3', reason: 'instruction phrasing "Respond"' }]);
+    expect(findings).toEqual([{ where: 'functions/x/sql.ts:4', reason: 'instruction phrasing "Respond"' }]);
   });
 });
