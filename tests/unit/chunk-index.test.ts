@@ -28,9 +28,8 @@ import {
 import { ConfigurationError, DocumentSupersededError, IncompleteVersionError } from '../../functions/shared/errors.js';
 import type { SqlClient } from '../../functions/shared/ports.js';
 import { createPgliteSql } from '../../local/pglite-sql.js';
+import { blend, chunk, DIMS, type Doc, MODEL, unit } from '../fixtures/chunks.js';
 
-const DIMS = 8;
-const MODEL = 'test/axes-v1';
 const SPACE = { modelId: MODEL, dimensions: DIMS };
 const HNSW_INDEX = modelIndexName(SPACE);
 const SEARCH_SETTINGS = {
@@ -38,44 +37,6 @@ const SEARCH_SETTINGS = {
   fusion: { method: 'rrf', k: 60 },
   bm25: { k1: 0.9, b: 0.4 },
 } as const;
-
-function unit(axis: number): number[] {
-  return Array.from({ length: DIMS }, (_, i) => (i === axis ? 1 : 0));
-}
-
-/** A vector between two others: t = 0 is a, t = 1 is b. */
-function blend(a: number[], b: number[], t: number): number[] {
-  return a.map((x, i) => x * (1 - t) + (b[i] ?? 0) * t);
-}
-
-function chunk(
-  doc: { documentKey: string; tenantId: string; version: string },
-  ordinal: number,
-  content: string,
-  embedding: number[],
-): IndexedChunk {
-  return {
-    chunkId: `${doc.documentKey}@${doc.version}#${ordinal}`,
-    documentKey: doc.documentKey,
-    version: doc.version,
-    tenantId: doc.tenantId,
-    ordinal,
-    heading: null,
-    content,
-    tokenCount: content.split(' ').length,
-    embedding,
-    embeddingModel: MODEL,
-    metadata: { ordinal },
-  };
-}
-
-interface Doc {
-  documentKey: string;
-  tenantId: string;
-  version: string;
-  sequencer: string;
-  contentHash: string;
-}
 
 /** Registers, indexes and publishes one version, as the ingest state machine does. */
 async function ingest(sql: SqlClient, doc: Doc, chunks: IndexedChunk[]): Promise<void> {

@@ -17,56 +17,15 @@ import { createOpenSearchClient } from '../../functions/shared/adapters/opensear
 import type { SqlClient } from '../../functions/shared/ports.js';
 import { type OpenSearchFake, startOpenSearchFake } from '../../local/opensearch-fake.js';
 import { createPgliteSql } from '../../local/pglite-sql.js';
+import { blend, chunk, DIMS, type Doc, MODEL, unit } from '../fixtures/chunks.js';
 
-const DIMS = 8;
-const MODEL = 'test/axes-v1';
 const OTHER_MODEL = 'test/other-v1';
 const REGION = 'eu-west-1';
 const CREDENTIALS = { accessKeyId: 'AKIDCONTRACTTEST', secretAccessKey: 'contract-test-secret' };
 const BM25 = { k1: 0.9, b: 0.4 };
 
-function unit(axis: number): number[] {
-  return Array.from({ length: DIMS }, (_, i) => (i === axis ? 1 : 0));
-}
-
-/** A vector between two others: t = 0 is a, t = 1 is b. */
-function blend(a: number[], b: number[], t: number): number[] {
-  return a.map((x, i) => x * (1 - t) + (b[i] ?? 0) * t);
-}
-
-interface Doc {
-  documentKey: string;
-  tenantId: string;
-  version: string;
-  sequencer: string;
-  contentHash: string;
-}
-
 function doc(documentKey: string, tenantId: string, version: string, sequencer = '0001'): Doc {
   return { documentKey, tenantId, version, sequencer, contentHash: `hash-${documentKey}-${version}` };
-}
-
-function chunk(
-  d: Doc,
-  ordinal: number,
-  content: string,
-  embedding: number[],
-  extra: Partial<IndexedChunk> = {},
-): IndexedChunk {
-  return {
-    chunkId: `${d.documentKey}@${d.version}#${ordinal}`,
-    documentKey: d.documentKey,
-    version: d.version,
-    tenantId: d.tenantId,
-    ordinal,
-    heading: null,
-    content,
-    tokenCount: content.split(' ').length,
-    embedding,
-    embeddingModel: MODEL,
-    metadata: { ordinal },
-    ...extra,
-  };
 }
 
 interface Subject {
