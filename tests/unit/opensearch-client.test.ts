@@ -9,6 +9,9 @@ import { parseConfig } from '../../functions/shared/config.js';
 import type { SqlClient } from '../../functions/shared/ports.js';
 import { type OpenSearchFake, startOpenSearchFake } from '../../local/opensearch-fake.js';
 import { createPgliteSql } from '../../local/pglite-sql.js';
+import { chunk } from '../fixtures/chunks.js';
+
+const A = { documentKey: 't/a.md', tenantId: 't', version: 'v1' };
 
 const REGION = 'us-west-2';
 const CREDENTIALS = { accessKeyId: 'AKIDCLIENTTEST', secretAccessKey: 'client-test-secret' };
@@ -134,27 +137,8 @@ describe('OpenSearch store', () => {
     try {
       const client = createOpenSearchClient({ endpoint: fake.endpoint, region: REGION, credentials: CREDENTIALS });
       const store = createOpenSearchStore({ client, sql, indexPrefix: 'lag', bm25: { k1: 0.9, b: 0.4 } });
-      await beginIngest(sql, {
-        documentKey: 't/a.md',
-        tenantId: 't',
-        version: 'v1',
-        contentHash: 'h',
-        sequencer: '01',
-      });
-      await store.indexChunks([
-        {
-          chunkId: 't/a.md@v1#0',
-          documentKey: 't/a.md',
-          version: 'v1',
-          tenantId: 't',
-          ordinal: 0,
-          heading: null,
-          content: 'text',
-          tokenCount: 1,
-          embedding: [1, 0, 0, 0],
-          embeddingModel: 'test/m',
-        },
-      ]);
+      await beginIngest(sql, { ...A, contentHash: 'h', sequencer: '01' });
+      await store.indexChunks([chunk(A, 0, 'text', [1, 0, 0, 0], { embeddingModel: 'test/m' })]);
 
       const early = store.publishVersion({ documentKey: 't/a.md', version: 'v1', expectedChunks: 1 });
       await expect(early).rejects.toMatchObject({ name: 'IndexUnavailableError', transient: true });
@@ -183,17 +167,7 @@ describe('OpenSearch store', () => {
         contentHash: 'r',
         sequencer: '01',
       });
-      const row = {
-        chunkId: 't/r.md@v1#0',
-        documentKey: 't/r.md',
-        version: 'v1',
-        tenantId: 't',
-        ordinal: 0,
-        heading: null,
-        content: 'text',
-        tokenCount: 1,
-        embedding: [1, 0, 0, 0],
-      };
+      const row = chunk({ documentKey: 't/r.md', tenantId: 't', version: 'v1' }, 0, 'text', [1, 0, 0, 0]);
       await store.indexChunks([{ ...row, embeddingModel: 'test/m' }]);
       fake.refresh();
       await store.publishVersion({ documentKey: 't/r.md', version: 'v1', expectedChunks: 1 });
