@@ -35,6 +35,22 @@ afterAll(async () => {
 
 const newTenant = () => `t-${randomUUID().slice(0, 8)}`;
 
+/** A staging bucket that serves `chunks` as every staged batch and keeps what is put. */
+function stagingWith(chunks: unknown): { staging: ObjectStore; staged: Map<string, string> } {
+  const staged = new Map<string, string>();
+  const staging = {
+    get: async (key: string) => ({
+      info: { key, size: 0, contentType: 'application/json', etag: 'e' },
+      body: new TextEncoder().encode(JSON.stringify(chunks)),
+    }),
+    put: async (key: string, body: string) => {
+      staged.set(key, body);
+      return { key, size: body.length, contentType: 'application/json', etag: 'e' };
+    },
+  } as unknown as ObjectStore;
+  return { staging, staged };
+}
+
 describe('recordEmbeddingUsage', () => {
   it('bills a retried embedding batch once', async () => {
     const tenantId = newTenant();
@@ -96,17 +112,7 @@ describe('EmbedBatch billing', () => {
       { ordinal: 0, text: 'Tide pools form in rocky hollows.', heading: 'Tide pools', tokenCount: 8 },
       { ordinal: 1, text: 'Anemones live in them.', heading: null, tokenCount: 5 },
     ];
-    const staged = new Map<string, string>();
-    const staging = {
-      get: async (key: string) => ({
-        info: { key, size: 0, contentType: 'application/json', etag: 'e' },
-        body: new TextEncoder().encode(JSON.stringify(chunks)),
-      }),
-      put: async (key: string, body: string) => {
-        staged.set(key, body);
-        return { key, size: body.length, contentType: 'application/json', etag: 'e' };
-      },
-    } as unknown as ObjectStore;
+    const { staging, staged } = stagingWith(chunks);
     const embedder: Embedder = {
       modelId: TITAN,
       dimensions: 2,
@@ -143,17 +149,7 @@ describe('EmbedBatch billing', () => {
 
   it('during a migration embeds the batch with each generation model, stages and bills each once', async () => {
     const chunks = [{ ordinal: 0, text: 'Tide pools form in rocky hollows.', heading: null, tokenCount: 8 }];
-    const staged = new Map<string, string>();
-    const staging = {
-      get: async (key: string) => ({
-        info: { key, size: 0, contentType: 'application/json', etag: 'e' },
-        body: new TextEncoder().encode(JSON.stringify(chunks)),
-      }),
-      put: async (key: string, body: string) => {
-        staged.set(key, body);
-        return { key, size: body.length, contentType: 'application/json', etag: 'e' };
-      },
-    } as unknown as ObjectStore;
+    const { staging, staged } = stagingWith(chunks);
     const fake = (space: { modelId: string; dimensions: number }): Embedder => ({
       ...space,
       embed: async (texts) => texts.map(() => Array.from({ length: space.dimensions }, () => 0.5)),
