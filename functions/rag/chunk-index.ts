@@ -192,10 +192,11 @@ function migrations(dimensions: number): Migration[] {
       id: '0026_chunks_key_per_generation',
       sql: 'alter table chunks drop constraint chunks_pkey, add primary key (chunk_id, generation)',
     },
-    // The lexical branch's own narrow table: a chunk's tsvector and what its candidate selection, live check and
-    // BM25 scoring read, many rows to a page. Read from chunks, each candidate fetched a row whose inline vector
-    // fills a page (README, "Retrieval quality" → "Latency"). indexChunks writes both in one statement; deleting
-    // a chunk deletes its row, and ensureGenerations' renumbering of pre-generation chunks follows (cascades).
+    // The lexical branch's own narrow table: a chunk's tsvector and what its candidate selection and BM25 scoring
+    // read, many rows to a page. Read from chunks, each candidate fetched a row whose inline vector fills a page
+    // (README, "Retrieval quality" → "Latency"). Since 0040 it holds live chunks only (publishVersion copies a
+    // version's rows in, switchGeneration a generation's); deleting a chunk deletes its row, and ensureGenerations'
+    // renumbering of pre-generation chunks follows (cascades).
     {
       id: '0027_chunk_terms',
       sql: `create table if not exists chunk_terms (
@@ -257,6 +258,17 @@ function migrations(dimensions: number): Migration[] {
         where ${OF_LIVE_GENERATION} group by c.tenant_id`,
     },
     { id: '0039_chunk_terms_reanalysed_analyze', sql: 'analyze chunk_terms' },
+    // chunk_terms becomes the lexical index of what a search may return: the live version's chunks of the live
+    // generation, nothing else (publishVersion adds a version's rows, switchGeneration swaps the generation's), so
+    // the lexical branch no longer checks each candidate against documents.
+    {
+      id: '0040_chunk_terms_live_only',
+      sql: `delete from chunk_terms t
+        where not exists (
+          select 1 from documents d where d.document_key = t.document_key and d.live_version = t.version
+        )
+        or t.generation <> coalesce((select g.id from index_generations g where g.state = 'live'), t.generation)`,
+    },
   ];
 }
 
@@ -519,6 +531,9 @@ export async function switchGeneration(
     await tx.query(`update index_generations set state = 'retired', retired_at = now() where id = $1`, [previous.id]);
     await tx.query(`update index_generations set state = 'live', switched_at = now() where id = $1`, [building.id]);
     await rebuildTermStatistics(tx, building.id);
+    // The lexical index holds the live generation only: the retired one's rows out, the new one's in.
+    await tx.query('delete from chunk_terms where generation <> $1', [building.id]);
+    await addLiveChunksToLexicalIndex(tx, building.id);
     return { switched: true, live: { ...building, state: 'live' }, retired: previous.id };
   });
 }
@@ -786,11 +801,10 @@ export async function indexChunks(sql: SqlClient, chunks: IndexedChunk[]): Promi
     const p = (n: number) => `$${i * CHUNK_PARAMS + n}`;
     return `(${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}, ${p(9)}::vector, ${p(10)}::jsonb, ${p(11)}, ${p(12)}, coalesce(${p(13)}::int, (select id from index_generations where state = 'live')))`;
   });
-  // The rows written to chunks (the conflict's `where` leaves another version's chunk alone) get their chunk_terms
-  // row in the same statement, from the tsvector chunks just computed.
+  // The conflict's `where` leaves another version's chunk alone. The lexical index (chunk_terms) gains these rows
+  // when their version is published (publishVersion).
   const res = await sql.query(
-    `with written as (
-       insert into chunks
+    `insert into chunks
          (chunk_id, document_key, version, tenant_id, ordinal, heading, content, token_count, embedding, metadata,
           embedding_model, embedding_dimensions, generation)
        values ${tuples.join(', ')}
@@ -799,14 +813,7 @@ export async function indexChunks(sql: SqlClient, chunks: IndexedChunk[]): Promi
          content = excluded.content, token_count = excluded.token_count, embedding = excluded.embedding,
          metadata = excluded.metadata, embedding_model = excluded.embedding_model,
          embedding_dimensions = excluded.embedding_dimensions
-       where chunks.document_key = excluded.document_key and chunks.version = excluded.version
-       returning chunk_id, generation, tenant_id, document_key, version, tsv
-     )
-     insert into chunk_terms (chunk_id, generation, tenant_id, document_key, version, tsv, text_length)
-     select c.chunk_id, c.generation, c.tenant_id, c.document_key, c.version, c.tsv, ${CHUNK_LENGTH}
-     from written c
-     on conflict (chunk_id, generation) do update set
-       tenant_id = excluded.tenant_id, tsv = excluded.tsv, text_length = excluded.text_length`,
+       where chunks.document_key = excluded.document_key and chunks.version = excluded.version`,
     params,
   );
   return res.affectedRows;
@@ -877,9 +884,27 @@ export async function publishVersion(
        where document_key = $1`,
       [args.documentKey, args.version, chunkCount],
     );
+    await addLiveChunksToLexicalIndex(tx, live.id, args.documentKey);
+    // the replaced version's chunk_terms rows go with its chunks (on delete cascade)
     await tx.query('delete from chunks where document_key = $1 and version <> $2', [args.documentKey, args.version]);
     return { chunkCount, replacedVersion: row.live_version };
   });
+}
+
+/**
+ * Copies the live versions' chunks of `generation` into chunk_terms, the lexical index: one document's, or every
+ * document's (a generation switch). Their text_length is already set (updateTermStatistics, rebuildTermStatistics).
+ */
+async function addLiveChunksToLexicalIndex(tx: SqlClient, generation: number, documentKey?: string): Promise<void> {
+  await tx.query(
+    `insert into chunk_terms (chunk_id, generation, tenant_id, document_key, version, tsv, text_length)
+     select c.chunk_id, c.generation, c.tenant_id, c.document_key, c.version, c.tsv, coalesce(c.text_length, ${CHUNK_LENGTH})
+     from chunks c
+     join documents d on d.document_key = c.document_key and d.live_version = c.version
+     where c.generation = $1 ${documentKey === undefined ? '' : 'and c.document_key = $2'}
+     on conflict (chunk_id, generation) do nothing`,
+    documentKey === undefined ? [generation] : [generation, documentKey],
+  );
 }
 
 /**
@@ -1192,7 +1217,8 @@ const RM3_EXPANSION = 'select x.lexeme, x.qweight from expansion x';
  * `expansion`, a query of (lexeme, qweight) rows: by default the JSON object $10 (lexeme → query weight, `{}`
  * for none); the search statement passes none, or RM3's (feedbackCtes). Document frequencies, the chunk count and the average length come from tenant_terms /
  * tenant_stats; a chunk's term frequencies from its tsvector (one position per occurrence), read from chunk_terms (the
- * narrow copy of each chunk's tsvector and length: no candidate read fetches a chunks row and its inline vector).
+ * narrow copy of each live chunk's tsvector and length: no candidate read fetches a chunks row and its inline vector,
+ * and none is checked against documents, since the table holds the live versions of the live generation only).
  * Candidate selection, MaxScore-style: the query's lexemes sorted rarest first, the GIN index fetches the chunks
  * holding the rarest ones until their document frequencies add up to the budget (LEXICAL_READS_PER_CANDIDATE ×
  * the limit; the rarest lexeme always counts, the chunks read are capped at the budget). Those chunks are scored
@@ -1239,7 +1265,6 @@ export function textCandidatesSql(limitParam: string, expansion = PARAM_EXPANSIO
       select c.chunk_id, c.tsv, c.text_length
       from any_term a
       join chunk_terms c on c.tsv @@ a.q
-      ${LIVE_CHUNK}
       where c.tenant_id = $1
       limit ${budget}
     )

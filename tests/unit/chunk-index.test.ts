@@ -144,6 +144,37 @@ describe('migrate', () => {
     }
   });
 
+  it('drops the rows of unpublished versions from chunk_terms, which indexChunks wrote before 0040', async () => {
+    const old = await createPgliteSql();
+    try {
+      await migrate(old, SPACE);
+      const live = { documentKey: 'old/a.md', tenantId: 't-old', version: 'v1', sequencer: '01', contentHash: 'a' };
+      const pending = { ...live, version: 'v2', sequencer: '02', contentHash: 'b' };
+      await ingest(old, live, [chunk(live, 0, 'rudder trim', unit(0))]);
+      await beginIngest(old, pending);
+      await indexChunks(old, [chunk(pending, 0, 'rudder flutter', unit(1))]);
+      // as before 0040: every chunk written had its chunk_terms row
+      await old.query(
+        `insert into chunk_terms (chunk_id, generation, tenant_id, document_key, version, tsv, text_length)
+         select chunk_id, generation, tenant_id, document_key, version, tsv, 2 from chunks where version = 'v2'`,
+      );
+      await old.query(`delete from schema_migrations where id >= '0040'`);
+      const text = () => old.query<{ chunk_id: string }>(standaloneTextSql(), ['t-old', 'rudder', 10, 0.9, 0.4, '{}']);
+      const before = await text();
+
+      const upgrade = await migrate(old, SPACE);
+      const lexical = await old.query<{ chunk_id: string }>('select chunk_id from chunk_terms order by 1');
+      const after = await text();
+
+      expect(before.rows.map((r) => r.chunk_id).sort()).toEqual(['old/a.md@v1#0', 'old/a.md@v2#0']);
+      expect(upgrade.applied).toEqual(['0040_chunk_terms_live_only']);
+      expect(lexical.rows.map((r) => r.chunk_id)).toEqual(['old/a.md@v1#0']);
+      expect(after.rows.map((r) => r.chunk_id)).toEqual(['old/a.md@v1#0']);
+    } finally {
+      await old.close();
+    }
+  });
+
   it('re-analyses a database indexed before the analysis split on punctuation: tsvectors, lengths, statistics', async () => {
     const old = await createPgliteSql();
     try {
@@ -824,7 +855,11 @@ describe('BM25 lexical branch', () => {
     expect(stats).toEqual({ chunk_count: 3, total_length: 3 + 2 + 3 });
   });
 
-  it('keeps one chunk_terms row per chunk row, with its tsvector and length, across a replaced version and a deletion', async () => {
+  it('keeps one chunk_terms row per live chunk, with its tsvector and length, across a replaced version, a deletion and a pending version', async () => {
+    const pending = doc('d1', 'v3', '06');
+    await beginIngest(sql, pending);
+    await indexChunks(sql, [chunk(pending, 0, 'wing flutter pending', unit(0))]);
+
     const lexical = await sql.query(
       `select chunk_id, generation, tenant_id, document_key, version, tsv::text as tsv, text_length
        from chunk_terms where tenant_id = 't-bm25' order by chunk_id, generation`,
@@ -832,10 +867,14 @@ describe('BM25 lexical branch', () => {
     const chunks = await sql.query(
       `select c.chunk_id, c.generation, c.tenant_id, c.document_key, c.version, c.tsv::text as tsv,
          (select coalesce(sum(cardinality(u.positions)), 0) from unnest(c.tsv) u)::int as text_length
-       from chunks c where c.tenant_id = 't-bm25' order by c.chunk_id, c.generation`,
+       from chunks c join documents d on d.document_key = c.document_key and d.live_version = c.version
+       where c.tenant_id = 't-bm25' order by c.chunk_id, c.generation`,
     );
+    const pendingHits = await textScores('pending');
+    await discardVersion(sql, { documentKey: pending.documentKey, version: 'v3', error: null });
 
     expect(lexical.rows).toEqual(chunks.rows);
+    expect(pendingHits).toEqual([]);
     expect(lexical.rows.map((r) => (r as { chunk_id: string }).chunk_id)).toEqual([
       'bm25/d1.md@v1#0',
       'bm25/d2.md@v2#0',

@@ -103,6 +103,14 @@ async function stats(): Promise<{ chunkCount: number; df: number }> {
   return { chunkCount: Number(res.rows[0]?.chunk_count), df: Number(res.rows[0]?.df) };
 }
 
+/** The lexical index (chunk_terms) as chunk id / generation. */
+async function lexicalIndex(): Promise<string[]> {
+  const res = await sql.query<{ chunk_id: string; generation: number }>(
+    'select chunk_id, generation from chunk_terms order by chunk_id, generation',
+  );
+  return res.rows.map((r) => `${r.chunk_id}/${r.generation}`);
+}
+
 function search(space: EmbeddingSpace, text: string) {
   return searchChunks(sql, {
     tenantId: TENANT,
@@ -245,9 +253,11 @@ describe('ingest while a generation builds, and the switch', () => {
       reembed: true,
     });
     const before = await stats();
+    const lexicalBefore = await lexicalIndex();
 
     const switched = await switchGeneration(sql);
     const afterSwitch = await stats();
+    const lexicalAfter = await lexicalIndex();
     const hits = await search(B, 'harbour');
     const purged: number[] = [];
     for (let n = -1; n !== 0; ) {
@@ -257,6 +267,9 @@ describe('ingest while a generation builds, and the switch', () => {
 
     expect(before).toEqual({ chunkCount: 3, df: 3 });
     expect(afterSwitch).toEqual(before);
+    // the lexical index holds the live generation's live chunks only: A's before the switch, B's after it
+    expect(lexicalBefore).toEqual(['d1@v-05#0/1', 'd1@v-05#1/1', 'd2@v-02#0/1']);
+    expect(lexicalAfter).toEqual(['d1@v-05#0/2', 'd1@v-05#1/2', 'd2@v-02#0/2']);
     expect(switched).toMatchObject({ switched: true, live: { id: 2, ...B }, retired: 1 });
     expect(new Set(hits.map((h) => h.embeddingModel))).toEqual(new Set([B.modelId]));
     expect(new Set(hits.map((h) => h.documentKey))).toEqual(new Set(['d1', 'd2']));
