@@ -1456,18 +1456,21 @@ export async function searchChunks(sql: SqlClient, q: SearchQuery): Promise<Sear
   const space = { modelId: q.embeddingModel, dimensions: q.embedding.length };
   const fusionParam = q.fusion.method === 'rrf' ? q.fusion.k : q.fusion.vectorWeight;
   return sql.transaction(async (tx) => {
-    const live = await liveGeneration(tx);
+    // The live generation and the HNSW settings in one round trip (one Data API call fewer per search on Aurora).
+    // Without iterative scans, HNSW returns at most ef_search rows before the tenant filter removes some.
+    const settings = await tx.query<GenerationRow>(
+      `select id, model_id, dimensions, state, set_config('hnsw.ef_search', $1, true) as ef_search,
+         set_config('hnsw.iterative_scan', 'relaxed_order', true) as iterative_scan
+       from index_generations where state = 'live'`,
+      [String(q.efSearch)],
+    );
+    // no live generation: liveGeneration throws its ConfigurationError
+    const live = settings.rows[0] ? toGeneration(settings.rows[0]) : await liveGeneration(tx);
     const changed = (modelId: string) =>
       new EmbeddingModelChangedError(
         `the query vector is of ${space.modelId} (${space.dimensions} dims); the live index generation is of ${modelId}`,
       );
     if (!sameSpace(live, space)) throw changed(`${live.modelId} (${live.dimensions} dims)`);
-    // Without iterative scans, HNSW returns at most ef_search rows before the tenant filter removes some.
-    await tx.query(
-      `select set_config('hnsw.ef_search', $1, true) as ef_search,
-         set_config('hnsw.iterative_scan', 'relaxed_order', true) as iterative_scan`,
-      [String(q.efSearch)],
-    );
     const feedback = feedbackOn(q.feedback) ? q.feedback : undefined;
     const res = await tx.query<SearchRow>(hybridSearchSql(q.fusion, space, feedback !== undefined), [
       q.tenantId,

@@ -28,7 +28,8 @@ const MODEL_ERRORS = {
   ModelContextWindowError: () => new ModelContextWindowError('ValidationException: input too long (injected)'),
 };
 const indexUnavailable = () => new IndexUnavailableError('RDS Data API: DatabaseResumingException (injected)');
-// EmbedQuery's one statement (the live index generation's model) and SearchChunks' first one (its HNSW settings)
+// EmbedQuery's one statement (the live index generation's model) and SearchChunks' first one (the live generation and
+// its HNSW settings; it reads index_generations too, but EmbedQuery's statement always runs first)
 const isEmbedQuerySql = ([text]: readonly unknown[]) => String(text).includes('from index_generations');
 const isSearchSql = ([text]: readonly unknown[]) => String(text).includes('hnsw.ef_search');
 
