@@ -1254,11 +1254,12 @@ export function textCandidatesSql(limitParam: string, expansion = PARAM_EXPANSIO
     ),
     any_term as (
       -- the selecting lexemes 'l1' | 'l2' …, quoted as tsquery input (quotes and backslashes doubled): no second
-      -- stemming; and every lexeme, for scoring
+      -- stemming; and every lexeme with its weight, in the same order, for scoring
       select string_agg('''' || replace(replace(lexeme, '\\', '\\\\'), '''', '''''') || '''', ' | ')
           filter (where df_through <= ${budget} or df_through = (select min(df_through) from weighted_terms))::tsquery
           as q,
-        array_agg(lexeme) as lexemes
+        array_agg(lexeme order by lexeme) as lexemes,
+        array_agg(weight order by lexeme) as weights
       from weighted_terms
     ),
     candidates as (
@@ -1269,15 +1270,16 @@ export function textCandidatesSql(limitParam: string, expansion = PARAM_EXPANSIO
       limit ${budget}
     )
     select c.chunk_id,
-      sum(w.weight * cardinality(u.positions) / (cardinality(u.positions)
+      sum(a.weights[array_position(a.lexemes, u.lexeme)] * cardinality(u.positions) / (cardinality(u.positions)
         + $6::float8 * (1 - $7::float8 + $7::float8 * coalesce(c.text_length, col.avgdl) / col.avgdl))) as text_score
     from candidates c
     cross join any_term a
     cross join collection col
     -- the chunk's query lexemes only, with their positions: weight A marks them, ts_filter keeps them (both run
-    -- over the tsvector in C; unnesting every lexeme of every matching chunk cost ten times as much)
+    -- over the tsvector in C; unnesting every lexeme of every matching chunk cost ten times as much). Each one's
+    -- weight is looked up in the array, not joined: a join's plan follows the row estimates, and with stale
+    -- statistics (PGlite never analyses on its own) it became a nested loop over every pair.
     cross join lateral unnest(ts_filter(setweight(c.tsv, 'A', a.lexemes), '{a}')) u
-    join weighted_terms w on w.lexeme = u.lexeme
     group by c.chunk_id
     order by text_score desc, c.chunk_id
     limit ${limitParam}`;
@@ -1338,7 +1340,8 @@ function feedbackCtes(): string {
     select m.lexeme, m.weight
     -- in weight order (offset 0 keeps the sorted subquery whole): the lookups stop once $11 lexemes pass
     from (select * from feedback_model order by weight desc, lexeme offset 0) m
-    cross join lateral (select t.df from tenant_terms t where t.tenant_id = $1 and t.lexeme = m.lexeme) t
+    -- a lookup per lexeme (limit 1 keeps it one: unflattened, whatever the planner guesses of tenant_terms' size)
+    cross join lateral (select t.df from tenant_terms t where t.tenant_id = $1 and t.lexeme = m.lexeme limit 1) t
     where t.df <= ${FEEDBACK_MAX_DF_SHARE} * (select s.chunk_count from tenant_stats s where s.tenant_id = $1)
     order by m.weight desc, m.lexeme
     limit $11
