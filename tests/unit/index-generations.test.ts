@@ -16,6 +16,7 @@ import {
 } from '../../functions/rag/chunk-index.js';
 import { parseConfig } from '../../functions/shared/config.js';
 import {
+  ConfigurationError,
   EmbeddingModelChangedError,
   GenerationIncompleteError,
   IncompleteVersionError,
@@ -143,6 +144,12 @@ describe('migrate and index generations', () => {
       { id: 1, ...A, state: 'live' },
       { id: 2, ...B, state: 'building' },
     ]);
+  });
+
+  it('refuses a search, with a ConfigurationError naming the migrations, while the index has no live generation', async () => {
+    // beforeEach left index_generations empty: nothing migrated yet
+    await expect(search(A, 'harbour')).rejects.toThrow(ConfigurationError);
+    await expect(search(A, 'harbour')).rejects.toThrow(/no live generation: run the database migrations/);
   });
 
   it('accepts a new dimension without throwing; another target replaces the building one, the live one cancels it', async () => {
