@@ -69,6 +69,17 @@ async function yieldTurns(n: number): Promise<'yielded'> {
   return 'yielded';
 }
 
+/** Runs `body` on a database of its own, migrated, and closes it after (the shared `sql` stays untouched). */
+async function withMigratedDatabase(body: (db: SqlClient) => Promise<void>): Promise<void> {
+  const db = await createPgliteSql();
+  try {
+    await migrate(db, SPACE);
+    await body(db);
+  } finally {
+    await db.close();
+  }
+}
+
 let sql: SqlClient & { close(): Promise<void> };
 let firstMigration: { applied: string[] };
 
@@ -120,9 +131,7 @@ describe('migrate', () => {
   });
 
   it('fills chunk_terms from the chunks of a database migrated before it existed, and finds them by text', async () => {
-    const old = await createPgliteSql();
-    try {
-      await migrate(old, SPACE);
+    await withMigratedDatabase(async (old) => {
       const d = { documentKey: 'old/a.md', tenantId: 't-old', version: 'v1', sequencer: '01', contentHash: 'a' };
       await ingest(old, d, [chunk(d, 0, 'flutter of the wing', unit(0)), chunk(d, 1, 'rudder trim', unit(1))]);
       // as before 0027: no lexical table, the GIN index on chunks
@@ -139,15 +148,11 @@ describe('migrate', () => {
       expect(lexical.rows).toHaveLength(2);
       expect(lexical.rows).toEqual(chunks.rows);
       expect(found.rows.map((r) => r.chunk_id)).toEqual(['old/a.md@v1#1']);
-    } finally {
-      await old.close();
-    }
+    });
   });
 
   it('drops the rows of unpublished versions from chunk_terms, which indexChunks wrote before 0040', async () => {
-    const old = await createPgliteSql();
-    try {
-      await migrate(old, SPACE);
+    await withMigratedDatabase(async (old) => {
       const live = { documentKey: 'old/a.md', tenantId: 't-old', version: 'v1', sequencer: '01', contentHash: 'a' };
       const pending = { ...live, version: 'v2', sequencer: '02', contentHash: 'b' };
       await ingest(old, live, [chunk(live, 0, 'rudder trim', unit(0))]);
@@ -156,7 +161,7 @@ describe('migrate', () => {
       // as before 0040: every chunk written had its chunk_terms row
       await old.query(
         `insert into chunk_terms (chunk_id, generation, tenant_id, document_key, version, tsv, text_length)
-         select chunk_id, generation, tenant_id, document_key, version, tsv, 2 from chunks where version = 'v2'`,
+       select chunk_id, generation, tenant_id, document_key, version, tsv, 2 from chunks where version = 'v2'`,
       );
       await old.query(`delete from schema_migrations where id >= '0040'`);
       const text = () => old.query<{ chunk_id: string }>(standaloneTextSql(), ['t-old', 'rudder', 10, 0.9, 0.4, '{}']);
@@ -170,20 +175,16 @@ describe('migrate', () => {
       expect(upgrade.applied).toEqual(['0040_chunk_terms_live_only']);
       expect(lexical.rows.map((r) => r.chunk_id)).toEqual(['old/a.md@v1#0']);
       expect(after.rows.map((r) => r.chunk_id)).toEqual(['old/a.md@v1#0']);
-    } finally {
-      await old.close();
-    }
+    });
   });
 
   it('re-analyses a database indexed before the analysis split on punctuation: tsvectors, lengths, statistics', async () => {
-    const old = await createPgliteSql();
-    try {
-      await migrate(old, SPACE);
+    await withMigratedDatabase(async (old) => {
       const d = { documentKey: 'old/b.md', tenantId: 't-old', version: 'v1', sequencer: '01', contentHash: 'b' };
       await ingest(old, d, [chunk(d, 0, 'three-dimensional /slip flow', unit(0))]);
       // as before 0032: Postgres's parser on the raw text
       await old.query(`alter table chunks drop column tsv, add column tsv tsvector generated always as
-        (to_tsvector('english', coalesce(heading, '') || ' ' || content)) stored`);
+      (to_tsvector('english', coalesce(heading, '') || ' ' || content)) stored`);
       await old.query(`update chunk_terms t set tsv = c.tsv from chunks c where c.chunk_id = t.chunk_id`);
       await old.query(`delete from schema_migrations where id >= '0032'`);
       const before = await old.query<{ tsv: string }>('select tsv::text as tsv from chunk_terms');
@@ -207,9 +208,7 @@ describe('migrate', () => {
       expect(terms.rows.map((r) => r.lexeme)).toEqual(['dimension', 'flow', 'slip', 'three']);
       expect(stats.rows[0]?.total_length).toBe(4);
       expect(found.rows.map((r) => r.chunk_id)).toEqual(['old/b.md@v1#0']);
-    } finally {
-      await old.close();
-    }
+    });
   });
 
   it('creates the HNSW and btree indexes on chunks, and the GIN index on the lexical table only', async () => {
@@ -1017,9 +1016,7 @@ describe('the search statement under stale statistics', () => {
   it('looks each lexeme up, never joins lexemes by a filter, when the statistics were taken on empty tables', async () => {
     // PGlite never analyses on its own, and Aurora's autovacuum lags a bulk load: the plan must not follow the
     // row estimates into a nested loop that compares every lexeme with every other (72 ms instead of 29 at 10k).
-    const stale = await createPgliteSql();
-    try {
-      await migrate(stale, SPACE);
+    await withMigratedDatabase(async (stale) => {
       await stale.query('analyze');
       const d = { documentKey: 'stale/a.md', tenantId: 't-stale', version: 'v1', sequencer: '1', contentHash: 'a' };
       const words = ['flutter', 'rudder', 'damper', 'wing', 'trim', 'panel', 'spar', 'aileron', 'gust', 'load'];
@@ -1063,9 +1060,7 @@ describe('the search statement under stale statistics', () => {
 
       expect(hits).toHaveLength(10);
       expect(plan).not.toMatch(/Join Filter: \(\w+\.lexeme = \w+\.lexeme\)/);
-    } finally {
-      await stale.close();
-    }
+    });
   });
 });
 
