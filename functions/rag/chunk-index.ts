@@ -1170,16 +1170,19 @@ export interface SearchHit {
 // Each branch takes its candidates ordered by its own metric in an inner query (so the planner can use the HNSW
 // and GIN indexes), then numbers them; relaxed_order iterative scans may return rows slightly out of order, and
 // the outer row_number() puts them back in distance order.
-// Both branches check that a chunk is live with a lateral `limit 1` lookup rather than a join. On a join the
-// planner multiplies the selectivities of `document_key =` and `live_version =` as if they were independent, so
-// it expects (chunks / documents) live chunks instead of nearly all: reading the HNSW index in distance order
-// then looks like reading most of it, and it sorted every chunk instead, even at 100,000 chunks. The lookup is
-// estimated at one row per chunk, true of live chunks, so the HNSW and GIN indexes compete on their own costs.
-// The lookup also keeps the live index generation's rows only (the building one holds a copy of the same chunks).
+// The vector branch checks that a chunk is live with a lateral `limit 1` lookup in chunk_terms, which holds the live
+// versions' chunks of the live index generation and nothing else (publishVersion, switchGeneration): one probe of its
+// primary key per candidate. (The lexical branch reads chunk_terms itself and needs no check.) A join would not do:
+// the planner multiplies the selectivities of its conditions as if they were independent and expects a fraction of
+// the chunks to be live instead of nearly all, so reading the HNSW index in distance order looks like reading most
+// of it, and it sorted every chunk instead, even at 100,000 chunks. The lookup is estimated at one row per chunk,
+// true of live chunks, so the HNSW index competes on its own costs. It also keeps the live index generation's rows
+// only (a building generation holds a copy of the same chunks). Until chunk_terms was live-only, the lookup went to
+// documents (document_key, live_version): a heap read per candidate, 0.6 ms more per search at 10,000 chunks.
 const LIVE_GENERATION = `(select g.id from index_generations g where g.state = 'live')`;
 const OF_LIVE_GENERATION = `c.generation = ${LIVE_GENERATION}`;
 const LIVE_CHUNK = `cross join lateral (
-      select 1 from documents d where d.document_key = c.document_key and d.live_version = c.version
+      select 1 from chunk_terms t where t.chunk_id = c.chunk_id and t.generation = c.generation
         and ${OF_LIVE_GENERATION} limit 1
     ) live`;
 
