@@ -285,14 +285,18 @@ export class Bm25Index {
     }
   }
 
-  /** The best `k` documents for a query: [id, score], score descending, then id ascending. */
-  search(query: string, k = 1000): [string, number][] {
+  /**
+   * The best `k` documents for a query: [id, score], score descending, then id ascending. `expansion` adds weighted
+   * terms (term → query weight, added to the query's own counts), as RM3 does.
+   */
+  search(query: string, k = 1000, expansion: ReadonlyMap<string, number> = new Map()): [string, number][] {
     const { k1, b } = this.options;
     const n = this.ids.length;
     const avgdl = n > 0 ? this.lengths.reduce((s, l) => s + l, 0) / n : 1;
     const scores = new Map<number, number>();
     const qtf = new Map<string, number>();
     for (const t of analyze(query, this.options.stem)) qtf.set(t, (qtf.get(t) ?? 0) + 1);
+    for (const [t, w] of expansion) qtf.set(t, (qtf.get(t) ?? 0) + w);
     for (const [term, count] of qtf) {
       const list = this.postings.get(term);
       if (!list) continue;

@@ -2,7 +2,8 @@
  * The lexical branch's two methods replayed in memory over a collection, with the harness's BM25 analysis (Porter,
  * Lucene stoplist), in seconds rather than the minutes of a PGlite run: the candidate budget of textCandidatesSql
  * (the rarest lexemes pick the documents, at most `budget` read, every lexeme scores them) and RM3 feedback with
- * Anserini's defaults and a few neighbours. Prints nDCG@10 R@10 R@100 MAP@100 MRR@10 per row.
+ * Anserini's defaults and a few neighbours, rescoring the first pass's candidates as searchChunks does, or searching
+ * again with the expanded query. Prints nDCG@10 R@10 R@100 MAP@100 MRR@10 per row.
  *   npx tsx bench/retrieval/prf-in-memory.ts ../shared/data/ir-dev/cranfield
  */
 import { analyze } from './bm25.js';
@@ -32,8 +33,13 @@ function score(query: Map<string, number>, budget: number, k1 = 0.9, b = 0.4): [
   }
   const read = new Set<number>();
   for (let i = 0; i < n && read.size < budget; i++) if (picking.some((t) => tfs[i]?.has(t))) read.add(i);
+  return ranked([...read], query, k1, b);
+}
+
+/** Documents `ids` scored with BM25 for a weighted query, best first, the best 100. */
+function ranked(ids: readonly number[], query: Map<string, number>, k1: number, b: number): [number, number][] {
   const scores = new Map<number, number>();
-  for (const i of read) {
+  for (const i of ids) {
     let s = 0;
     for (const [t, w] of query) {
       const tf = tfs[i]?.get(t);
@@ -51,6 +57,8 @@ interface Rm3 {
   terms: number;
   originalWeight: number;
   maxDfShare: number;
+  /** The expanded query scores the first pass's 100 candidates again (searchChunks), or searches again. */
+  method: 'rescore' | 'second pass';
 }
 
 function run(budget: number, rm3?: Rm3, k1 = 0.9, b = 0.4): string {
@@ -73,7 +81,15 @@ function run(budget: number, rm3?: Rm3, k1 = 0.9, b = 0.4): string {
       const expanded = new Map(query);
       const scale = ((1 - rm3.originalWeight) / rm3.originalWeight) * length;
       for (const [t, w] of best) expanded.set(t, (expanded.get(t) ?? 0) + (scale * w) / total);
-      hits = score(expanded, budget, k1, b);
+      hits =
+        rm3.method === 'rescore'
+          ? ranked(
+              hits.map(([i]) => i),
+              expanded,
+              k1,
+              b,
+            )
+          : score(expanded, budget, k1, b);
     }
     out.set(
       q.id,
@@ -85,10 +101,13 @@ function run(budget: number, rm3?: Rm3, k1 = 0.9, b = 0.4): string {
     .join(' ');
 }
 
-const anserini: Rm3 = { documents: 10, terms: 10, originalWeight: 0.5, maxDfShare: 0.1 };
-console.log('budget (chunks read)  BM25                                 BM25 + RM3 10/10/0.5');
+const anserini: Rm3 = { documents: 10, terms: 10, originalWeight: 0.5, maxDfShare: 0.1, method: 'rescore' };
+const secondPass: Rm3 = { ...anserini, method: 'second pass' };
+console.log(
+  'budget (chunks read)  BM25                                 BM25 + RM3 10/10/0.5 rescored            RM3, second pass',
+);
 for (const budget of [Number.POSITIVE_INFINITY, 1000, 500, 400, 300, 200]) {
-  console.log(String(budget).padEnd(21), run(budget), ' ', run(budget, anserini));
+  console.log(String(budget).padEnd(21), run(budget), ' ', run(budget, anserini), ' ', run(budget, secondPass));
 }
 console.log('RM3 variants, budget 1000:');
 for (const v of [

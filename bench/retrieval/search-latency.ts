@@ -108,10 +108,7 @@ const kinds: [string, (text: string, embedding: number[]) => Promise<unknown>][]
         return tx.query(vectorCandidatesSql('$3', SPACE), [TENANT, `[${embedding.join(',')}]`, candidates]);
       }),
   ],
-  [
-    'BM25 branch alone',
-    (text) => sql.query(standaloneTextSql(), [TENANT, text, candidates, s.bm25.k1, s.bm25.b, '{}']),
-  ],
+  ['BM25 branch alone', (text) => sql.query(standaloneTextSql(), [TENANT, text, candidates, s.bm25.k1, s.bm25.b])],
   ['hybrid, no feedback', (text, embedding) => searchChunks(sql, query(text, embedding))],
   [
     `hybrid, RM3 ${s.feedback.documents}/${s.feedback.terms}/${s.feedback.originalWeight} (default)`,

@@ -142,7 +142,7 @@ describe('migrate', () => {
       const upgrade = await migrate(old, SPACE);
       const lexical = await old.query('select chunk_id, tsv::text as tsv, text_length from chunk_terms order by 1');
       const chunks = await old.query('select chunk_id, tsv::text as tsv, text_length from chunks order by 1');
-      const found = await old.query<{ chunk_id: string }>(standaloneTextSql(), ['t-old', 'rudder', 10, 0.9, 0.4, '{}']);
+      const found = await old.query<{ chunk_id: string }>(standaloneTextSql(), ['t-old', 'rudder', 10, 0.9, 0.4]);
 
       expect(upgrade.applied).toEqual(expect.arrayContaining(['0027_chunk_terms', '0028_chunk_terms_backfill']));
       expect(lexical.rows).toHaveLength(2);
@@ -164,7 +164,7 @@ describe('migrate', () => {
        select chunk_id, generation, tenant_id, document_key, version, tsv, 2 from chunks where version = 'v2'`,
       );
       await old.query(`delete from schema_migrations where id >= '0040'`);
-      const text = () => old.query<{ chunk_id: string }>(standaloneTextSql(), ['t-old', 'rudder', 10, 0.9, 0.4, '{}']);
+      const text = () => old.query<{ chunk_id: string }>(standaloneTextSql(), ['t-old', 'rudder', 10, 0.9, 0.4]);
       const before = await text();
 
       const upgrade = await migrate(old, SPACE);
@@ -199,7 +199,7 @@ describe('migrate', () => {
       const stats = await old.query<{ total_length: number }>(
         `select total_length::int from tenant_stats where tenant_id = 't-old'`,
       );
-      const found = await old.query<{ chunk_id: string }>(standaloneTextSql(), ['t-old', 'slip', 10, 0.9, 0.4, '{}']);
+      const found = await old.query<{ chunk_id: string }>(standaloneTextSql(), ['t-old', 'slip', 10, 0.9, 0.4]);
 
       expect(before.rows[0]?.tsv).toContain("'/slip'");
       expect(upgrade.applied).toEqual(expect.arrayContaining(['0032_chunks_tsv_split_punctuation']));
@@ -798,14 +798,13 @@ describe('BM25 lexical branch', () => {
     sequencer,
     contentHash: `${name}-${version}`,
   });
-  const textScores = async (query: string, limit = 10, tenantId = 't-bm25', expansion = '{}') => {
+  const textScores = async (query: string, limit = 10, tenantId = 't-bm25') => {
     const { rows } = await sql.query<{ chunk_id: string; text_score: number }>(standaloneTextSql(), [
       tenantId,
       query,
       limit,
       0.9,
       0.4,
-      expansion,
     ]);
     return rows.map((r) => [r.chunk_id, Number(r.text_score)] as const);
   };
@@ -906,14 +905,6 @@ describe('BM25 lexical branch', () => {
     expect(scores[0]?.[0]).toBe(best?.[0]);
     expect(scores[0]?.[1]).toBeCloseTo(best?.[1] ?? Number.NaN, 9);
   });
-
-  it('adds weighted expansion lexemes to the query, found even in chunks without any query lexeme', async () => {
-    const plain = await textScores('flutter');
-    const expanded = await textScores('flutter', 10, 't-bm25', JSON.stringify({ trim: 2 }));
-
-    expect(plain.map(([id]) => id)).not.toContain('bm25/d2.md@v2#1');
-    expect(expanded.map(([id]) => id)).toContain('bm25/d2.md@v2#1');
-  });
 });
 
 describe('RM3 feedback expansion', () => {
@@ -945,7 +936,6 @@ describe('RM3 feedback expansion', () => {
       10,
       0.9,
       0.4,
-      '{}',
     ]);
     const score = new Map(first.rows.map((r) => [r.chunk_id, Number(r.text_score)]));
     const s0 = score.get('rm3/a.md@v1#0') ?? Number.NaN;
@@ -988,27 +978,82 @@ describe('RM3 feedback expansion', () => {
       expect(hits.every((h) => h.textRank === null && h.vectorRank !== null)).toBe(true);
     }
   });
+});
 
-  it('searches with the expansion in the same statement: a chunk holding only an expansion lexeme is found', async () => {
-    const search = (feedback?: typeof prf) =>
-      searchChunks(sql, {
-        ...SEARCH_SETTINGS,
-        ...settings,
-        embedding: unit(0),
-        queryText: 'flutter',
-        topK: 40,
-        efSearch: 40,
-        fusion: { method: 'weighted', vectorWeight: 0 },
-        ...(feedback ? { feedback } : {}),
-      });
-    const damperOnly = 'rm3/a.md@v1#7';
+describe('RM3 rescoring of the lexical candidates', () => {
+  const tenantId = 't-rescore';
+  const prf = { documents: 2, terms: 3, originalWeight: 0.5 };
+  const texts = [
+    'flutter damper',
+    'flutter damper',
+    'flutter wing aileron spar',
+    'flutter damper spar panel',
+    // holds an expansion lexeme, not the query's: never a lexical candidate
+    'damper strut',
+    // 40 chunks: flutter and damper in 4 each, at the 10% limit of expansion terms
+    ...Array.from({ length: 35 }, () => 'cabin seat belt'),
+  ];
+  const id = (i: number) => `rescore/a.md@v1#${i}`;
+  const lexical = async (feedback?: typeof prf) => {
+    const hits = await searchChunks(sql, {
+      ...SEARCH_SETTINGS,
+      tenantId,
+      embedding: unit(0),
+      queryText: 'flutter',
+      topK: 40,
+      candidates: 10,
+      efSearch: 40,
+      // the text branch alone decides: a hit's score is its min-max normalised BM25 score
+      fusion: { method: 'weighted', vectorWeight: 0 },
+      ...(feedback ? { feedback } : {}),
+    });
+    return hits.filter((h) => h.textRank !== null).sort((x, y) => (x.textRank ?? 0) - (y.textRank ?? 0));
+  };
 
-    const plain = await search();
-    const expanded = await search({ ...prf, terms: 3 });
+  beforeAll(async () => {
+    const d = { documentKey: 'rescore/a.md', tenantId, version: 'v1', sequencer: '1', contentHash: 'a' };
+    await ingest(
+      sql,
+      d,
+      texts.map((t, i) => chunk(d, i, t, unit(i % DIMS))),
+    );
+  });
 
-    expect(plain.find((h) => h.chunkId === damperOnly)?.textRank ?? null).toBeNull();
-    expect(expanded.find((h) => h.chunkId === damperOnly)?.textRank).toBeGreaterThan(2);
-    expect(expanded.slice(0, 2).map((h) => h.chunkId)).toEqual(['rm3/a.md@v1#0', 'rm3/a.md@v1#1']);
+  it('scores each candidate with the expanded query: a candidate holding an expansion lexeme moves up', async () => {
+    const plain = await lexical();
+    const expanded = await lexical(prf);
+
+    expect(plain.map((h) => h.chunkId)).toEqual([id(0), id(1), id(2), id(3)]);
+    expect(expanded.map((h) => h.chunkId)).toEqual([id(0), id(1), id(3), id(2)]);
+  });
+
+  it('gives each candidate its BM25 score under the expanded query (first-pass score plus the expansion lexemes)', async () => {
+    const expansion = await feedbackExpansion(sql, {
+      tenantId,
+      queryText: 'flutter',
+      candidates: 10,
+      bm25: SEARCH_SETTINGS.bm25,
+      feedback: prf,
+    });
+    expect(Object.keys(expansion).sort()).toEqual(['damper', 'flutter']);
+    const baseline = new Bm25Index({ k1: 0.9, b: 0.4, stem: true });
+    for (const [i, text] of texts.entries()) baseline.add(id(i), text);
+    const scores = new Map(baseline.search('flutter', 100, new Map(Object.entries(expansion))));
+    const candidates = [0, 1, 2, 3].map((i) => scores.get(id(i)) ?? Number.NaN);
+    const [lo, hi] = [Math.min(...candidates), Math.max(...candidates)];
+
+    const expanded = await lexical(prf);
+
+    expect(expanded).toHaveLength(4);
+    for (const hit of expanded) {
+      expect(hit.score).toBeCloseTo(((scores.get(hit.chunkId) ?? Number.NaN) - lo) / (hi - lo), 9);
+    }
+  });
+
+  it('adds no chunk the first pass did not find: one holding only an expansion lexeme stays out', async () => {
+    const expanded = await lexical(prf);
+
+    expect(expanded.map((h) => h.chunkId)).not.toContain(id(4));
   });
 });
 

@@ -76,7 +76,7 @@ async function candidates(embedding: number[], queryText: string, limit: number)
   }>(
     `select t.chunk_id, t.text_score, c.document_key, c.heading, c.content
      from (${standaloneTextSql()}) t join chunks c on c.chunk_id = t.chunk_id`,
-    ['t', queryText, limit, BM25.k1, BM25.b, '{}'],
+    ['t', queryText, limit, BM25.k1, BM25.b],
   );
   const chunk = (r: { chunk_id: string; document_key: string; heading: string | null; content: string }) => ({
     chunkId: r.chunk_id,
