@@ -1336,7 +1336,7 @@ function renumber(statement: string, used: readonly number[]): string {
  */
 function feedbackCtes(): string {
   return `first_scored as (
-    ${textCandidatesSql('$4')}
+    select t.chunk_id, t.text_score from (${textCandidatesSql('$4')}) t
   ),
   first_pass as (
     select f.chunk_id, f.text_score from first_scored f
