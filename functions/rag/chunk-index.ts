@@ -1239,7 +1239,8 @@ function bm25TfSql(positions: string): string {
  * the limit; the rarest lexeme always counts, the chunks read are capped at the budget). Those chunks are scored
  * with EVERY lexeme of the query; a chunk holding only common lexemes (whose IDF is low, so their summed weight is
  * small) is not read. Without it a question with common words read most of the tenant's chunks.
- * Parameters: $1 tenant, $3 query text, $6 k1, $7 b; at most `limitParam` rows (chunk_id, text_score).
+ * Parameters: $1 tenant, $3 query text, $6 k1, $7 b; at most `limitParam` rows (chunk_id, text_score, tsv,
+ * text_length): each chunk's tsvector and length travel with it, so RM3 (feedbackCtes) reads no row twice.
  */
 export function textCandidatesSql(limitParam: string): string {
   const budget = `(${LEXICAL_READS_PER_CANDIDATE} * ${limitParam}::int)`;
@@ -1275,17 +1276,20 @@ export function textCandidatesSql(limitParam: string): string {
       where c.tenant_id = $1
       limit ${budget}
     )
-    select c.chunk_id, sum(a.weights[array_position(a.lexemes, u.lexeme)] * ${bm25TfSql('u.positions')}) as text_score
+    select c.chunk_id, s.text_score, c.tsv, c.text_length
     from candidates c
     cross join any_term a
     cross join collection col
-    -- the chunk's query lexemes only, with their positions: weight A marks them, ts_filter keeps them (both run
-    -- over the tsvector in C; unnesting every lexeme of every matching chunk cost ten times as much). Each one's
-    -- weight is looked up in the array, not joined: a join's plan follows the row estimates, and with stale
-    -- statistics (PGlite never analyses on its own) it became a nested loop over every pair.
-    cross join lateral unnest(ts_filter(setweight(c.tsv, 'A', a.lexemes), '{a}')) u
-    group by c.chunk_id
-    order by text_score desc, c.chunk_id
+    -- each chunk scored on its own (no aggregate over every candidate's lexemes), over its query lexemes only, with
+    -- their positions: weight A marks them, ts_filter keeps them (both run over the tsvector in C; unnesting every
+    -- lexeme of every matching chunk cost ten times as much). Each one's weight is looked up in the array, not
+    -- joined: a join's plan follows the row estimates, and with stale statistics (PGlite never analyses on its
+    -- own) it became a nested loop over every pair.
+    cross join lateral (
+      select sum(a.weights[array_position(a.lexemes, u.lexeme)] * ${bm25TfSql('u.positions')}) as text_score
+      from unnest(ts_filter(setweight(c.tsv, 'A', a.lexemes), '{a}')) u
+    ) s
+    order by s.text_score desc, c.chunk_id
     limit ${limitParam}`;
 }
 
@@ -1311,7 +1315,7 @@ const FEEDBACK_MAX_DF_SHARE = 0.1;
  * $5 b.
  */
 export function standaloneTextSql(): string {
-  return renumber(textCandidatesSql('$4'), [1, 3, 4, 6, 7]);
+  return renumber(`select t.chunk_id, t.text_score from (${textCandidatesSql('$4')}) t`, [1, 3, 4, 6, 7]);
 }
 
 /** A statement's parameters renumbered $1, $2, … in the order given (`used` lists every one it references). */
@@ -1321,14 +1325,15 @@ function renumber(statement: string, used: readonly number[]): string {
 
 /**
  * RM3 in SQL, as CTEs of the search statement (one round trip).
- * - first_scored: the lexical branch's $4 candidates (textCandidatesSql), read once and kept (referenced twice);
+ * - first_scored: the lexical branch's $4 candidates (textCandidatesSql) with their tsvectors and lengths, read once
+ *   and kept (referenced twice);
  * - first_pass: their best $10 chunks, whose lexemes are weighed Σ score · tf / length (feedback_model);
  * - feedback_terms: the best first, each one's document frequency looked up (tenant_terms' primary key) until $11 of
  *   them pass the filter (lexemes in more than FEEDBACK_MAX_DF_SHARE of the tenant's chunks never do);
  * - expansion: normalised to 1 and scaled by (1 − α) / α · |q|, α = $12, so the query's own lexemes keep their
  *   counts as weights: α · qtf/|q| + (1 − α) · P(w|R), multiplied by |q|/α;
  * - rescored: every candidate's BM25 score under the expanded query. BM25 is a sum over the query's lexemes, so that
- *   is its first-pass score plus its expansion lexemes' (qweight · idf · tf part), read from its own row.
+ *   is its first-pass score plus its expansion lexemes' (qweight · idf · tf part), from the tsvector it carries.
  * RM3 reorders the candidates the first pass found; it does not search again. A second BM25 pass over the expanded
  * query found the same quality on the dev collection (nDCG@10 within 0.003 at every candidate depth measured) and
  * cost about 8 ms more at 10,000 chunks: README, "Retrieval quality".
@@ -1336,18 +1341,17 @@ function renumber(statement: string, used: readonly number[]): string {
  */
 function feedbackCtes(): string {
   return `first_scored as (
-    select t.chunk_id, t.text_score from (${textCandidatesSql('$4')}) t
+    select t.chunk_id, t.text_score, t.tsv, t.text_length from (${textCandidatesSql('$4')}) t
   ),
   first_pass as (
-    select f.chunk_id, f.text_score from first_scored f
+    select f.chunk_id, f.text_score, f.tsv, f.text_length from first_scored f
     order by f.text_score desc, f.chunk_id
     limit $10
   ),
   feedback_model as (
-    select u.lexeme, sum(fp.text_score * cardinality(u.positions) / greatest(c.text_length, 1)) as weight
+    select u.lexeme, sum(fp.text_score * cardinality(u.positions) / greatest(fp.text_length, 1)) as weight
     from first_pass fp
-    join chunk_terms c on c.chunk_id = fp.chunk_id and c.generation = ${LIVE_GENERATION}
-    cross join lateral unnest(c.tsv) u
+    cross join lateral unnest(fp.tsv) u
     group by u.lexeme
   ),
   feedback_terms as (
@@ -1386,9 +1390,8 @@ function feedbackCtes(): string {
     -- the chunk's expansion lexemes only (ts_filter, as textCandidatesSql does with the query's)
     cross join lateral (
       select sum(a.weights[array_position(a.lexemes, u.lexeme)] * ${bm25TfSql('u.positions')}) as text_score
-      from chunk_terms c
+      from (select f.tsv, f.text_length) c
       cross join lateral unnest(ts_filter(setweight(c.tsv, 'A', a.lexemes), '{a}')) u
-      where c.chunk_id = f.chunk_id and c.generation = ${LIVE_GENERATION}
     ) e
   )`;
 }
