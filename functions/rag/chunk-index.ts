@@ -1219,12 +1219,18 @@ function idfSql(df: string): string {
 }
 
 /**
- * BM25's term-frequency part for a lexeme whose occurrences in chunk c are `positions` (one per occurrence):
- * tf / (tf + k1 · (1 − b + b · |c| / avgdl)), k1 $6, b $7.
+ * A chunk's BM25 score for weighted lexemes, as a one-row query (column sum): `terms` names a row of two arrays in the same order,
+ * `lexemes` and their `weights` (query weight · idf); `tsv` and `length` are the chunk's tsvector and length; col.avgdl
+ * the average length, k1 $6, b $7. Only the chunk's own matching lexemes are unnested, with their positions (one per
+ * occurrence): weight A marks them, ts_filter keeps them, both over the tsvector in C; unnesting every lexeme of every
+ * chunk cost ten times as much. Each weight is looked up in the array, not joined: a join's plan follows the row
+ * estimates, and with stale statistics (PGlite never analyses on its own) it became a nested loop over every pair.
  */
-function bm25TfSql(positions: string): string {
-  return `cardinality(${positions}) / (cardinality(${positions})
-        + $6::float8 * (1 - $7::float8 + $7::float8 * coalesce(c.text_length, col.avgdl) / col.avgdl))`;
+function bm25ScoreSql(terms: string, tsv: string, length: string): string {
+  return `select sum(${terms}.weights[array_position(${terms}.lexemes, u.lexeme)] * cardinality(u.positions)
+        / (cardinality(u.positions)
+          + $6::float8 * (1 - $7::float8 + $7::float8 * coalesce(${length}, col.avgdl) / col.avgdl)))
+      from unnest(ts_filter(setweight(${tsv}, 'A', ${terms}.lexemes), '{a}')) u`;
 }
 
 /**
@@ -1280,15 +1286,8 @@ export function textCandidatesSql(limitParam: string): string {
     from candidates c
     cross join any_term a
     cross join collection col
-    -- each chunk scored on its own (no aggregate over every candidate's lexemes), over its query lexemes only, with
-    -- their positions: weight A marks them, ts_filter keeps them (both run over the tsvector in C; unnesting every
-    -- lexeme of every matching chunk cost ten times as much). Each one's weight is looked up in the array, not
-    -- joined: a join's plan follows the row estimates, and with stale statistics (PGlite never analyses on its
-    -- own) it became a nested loop over every pair.
-    cross join lateral (
-      select sum(a.weights[array_position(a.lexemes, u.lexeme)] * ${bm25TfSql('u.positions')}) as text_score
-      from unnest(ts_filter(setweight(c.tsv, 'A', a.lexemes), '{a}')) u
-    ) s
+    -- each chunk scored on its own, not in one aggregate over every candidate's lexemes
+    cross join lateral (${bm25ScoreSql('a', 'c.tsv', 'c.text_length')}) s(text_score)
     order by s.text_score desc, c.chunk_id
     limit ${limitParam}`;
 }
@@ -1354,13 +1353,14 @@ function feedbackCtes(): string {
     cross join lateral unnest(fp.tsv) u
     group by u.lexeme
   ),
+  collection_stats as (${COLLECTION_SQL}),
   feedback_terms as (
     select m.lexeme, m.weight, t.df
     -- in weight order (offset 0 keeps the sorted subquery whole): the lookups stop once $11 lexemes pass
     from (select * from feedback_model order by weight desc, lexeme offset 0) m
     -- a lookup per lexeme (limit 1 keeps it one: unflattened, whatever the planner guesses of tenant_terms' size)
     cross join lateral (select t.df from tenant_terms t where t.tenant_id = $1 and t.lexeme = m.lexeme limit 1) t
-    where t.df <= ${FEEDBACK_MAX_DF_SHARE} * (select s.chunk_count from tenant_stats s where s.tenant_id = $1)
+    where t.df <= ${FEEDBACK_MAX_DF_SHARE} * (select col.n from collection_stats col)
     order by m.weight desc, m.lexeme
     limit $11
   ),
@@ -1373,10 +1373,8 @@ function feedbackCtes(): string {
       from unnest(${analysedSql('$3')}) u
     ) q
   ),
-  collection_stats as (${COLLECTION_SQL}),
   expansion_terms as (
-    -- the expansion lexemes and their BM25 weights, in the same order, for the lookup by lexeme (no join: see
-    -- textCandidatesSql)
+    -- the expansion lexemes and their BM25 weights, in the same order (bm25ScoreSql)
     select coalesce(array_agg(x.lexeme order by x.lexeme), '{}') as lexemes,
       array_agg(x.qweight * ${idfSql('x.df')} order by x.lexeme) as weights
     from expansion x
@@ -1387,12 +1385,7 @@ function feedbackCtes(): string {
     from first_scored f
     cross join expansion_terms a
     cross join collection_stats col
-    -- the chunk's expansion lexemes only (ts_filter, as textCandidatesSql does with the query's)
-    cross join lateral (
-      select sum(a.weights[array_position(a.lexemes, u.lexeme)] * ${bm25TfSql('u.positions')}) as text_score
-      from (select f.tsv, f.text_length) c
-      cross join lateral unnest(ts_filter(setweight(c.tsv, 'A', a.lexemes), '{a}')) u
-    ) e
+    cross join lateral (${bm25ScoreSql('a', 'f.tsv', 'f.text_length')}) e(text_score)
   )`;
 }
 
