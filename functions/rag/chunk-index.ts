@@ -1459,7 +1459,9 @@ fused as (
 ranked as (
   select f.*, c.document_key, c.heading, c.content, c.embedding_model, c.generation,
     row_number() over (partition by c.document_key order by f.score desc, f.chunk_id) as in_document
-  from fused f
+  -- only the $5 best are read from chunks, unless one per document is asked (limit null: every candidate, whose
+  -- documents are needed to keep each one's best); both branches return live chunks only, so the join drops none
+  from (select * from fused order by score desc, chunk_id limit case when $9::boolean then null else $5::bigint end) f
   join chunks c on c.chunk_id = f.chunk_id and c.generation = ${LIVE_GENERATION}
 )
 select chunk_id, document_key, heading, content, score, vector_rank, text_rank, embedding_model, generation

@@ -322,9 +322,12 @@ describe.each(adapters)('vector store contract: %s', (_name, factory) => {
 
     const onePer = await query('t1', unit(0), 'zzzqqq', { onePerDocument: true });
     const top2 = await query('t1', unit(0), 'zzzqqq', { topK: 2 });
+    // the best two chunks are both a's: b's best comes third, and is still the second document
+    const onePerTop2 = await query('t1', unit(0), 'zzzqqq', { onePerDocument: true, topK: 2 });
 
     expect(onePer.map((h) => h.chunkId)).toEqual(['t1/a.md@v1#0', 't1/b.md@v1#0']);
     expect(top2.map((h) => h.chunkId)).toEqual(['t1/a.md@v1#0', 't1/a.md@v1#1']);
+    expect(onePerTop2.map((h) => h.chunkId)).toEqual(['t1/a.md@v1#0', 't1/b.md@v1#0']);
   });
 
   it('reports the page of chunks from paged documents (PDF) only', async () => {
