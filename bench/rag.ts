@@ -273,7 +273,9 @@ async function vectorSearch(
 }
 
 const feedbackLabel = (f: typeof config.search.feedback) =>
-  f.documents > 0 ? `RM3 feedback ${f.documents}/${f.terms}/${f.originalWeight}` : 'no feedback';
+  f.documents > 0
+    ? `RM3 feedback ${f.documents}/${f.terms}/${f.originalWeight}, vector feedback ${f.vectorDocuments}`
+    : 'no feedback';
 const usesHnsw = (plan: readonly string[]) => plan.some((line) => line.includes(`Index Scan using ${HNSW_INDEX}`));
 
 async function measureSearch(sql: SqlClient, embedder: Embedder, label: string, queries: number): Promise<SearchRow> {

@@ -136,7 +136,10 @@ export async function runRetrievalEval(options: EvalOptions): Promise<EvalReport
         bm25: `k1=${s.bm25.k1} b=${s.bm25.b}`,
         feedback:
           s.feedback.documents > 0
-            ? `RM3 ${s.feedback.documents} chunks, ${s.feedback.terms} terms, query weight ${s.feedback.originalWeight}`
+            ? `RM3 ${s.feedback.documents} chunks, ${s.feedback.terms} terms, query weight ${s.feedback.originalWeight}; ` +
+              (s.feedback.vectorDocuments > 0
+                ? `vector Rocchio ${s.feedback.vectorDocuments} chunks`
+                : 'no vector feedback')
             : 'none',
         candidates: `max(${s.candidates}, topK)`,
         efSearch: s.efSearch,

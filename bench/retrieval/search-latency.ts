@@ -111,7 +111,7 @@ const kinds: [string, (text: string, embedding: number[]) => Promise<unknown>][]
   ['BM25 branch alone', (text) => sql.query(standaloneTextSql(), [TENANT, text, candidates, s.bm25.k1, s.bm25.b])],
   ['hybrid, no feedback', (text, embedding) => searchChunks(sql, query(text, embedding))],
   [
-    `hybrid, RM3 ${s.feedback.documents}/${s.feedback.terms}/${s.feedback.originalWeight} (default)`,
+    `hybrid, RM3 ${s.feedback.documents}/${s.feedback.terms}/${s.feedback.originalWeight} + vector ${s.feedback.vectorDocuments} (default)`,
     (text, embedding) => searchChunks(sql, { ...query(text, embedding), feedback: s.feedback }),
   ],
 ];

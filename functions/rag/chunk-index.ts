@@ -1191,14 +1191,14 @@ const LIVE_CHUNK = `cross join lateral (
  * times it alone). The model and dimension are literals, not parameters: the model's partial HNSW index
  * (createModelIndexSql) only serves a query whose filter and cast name the same constants.
  */
-export function vectorCandidatesSql(limitParam: string, space: EmbeddingSpace): string {
+export function vectorCandidatesSql(limitParam: string, space: EmbeddingSpace, queryVector = '$2'): string {
   checkSpace(space);
   const cast = `::vector(${space.dimensions})`;
-  return `select c.chunk_id, c.embedding${cast} <=> $2${cast} as distance
+  return `select c.chunk_id, c.embedding${cast} <=> (${queryVector})${cast} as distance
     from chunks c
     ${LIVE_CHUNK}
     where c.tenant_id = $1 and c.embedding_model = '${space.modelId}' and c.embedding_dimensions = ${space.dimensions}
-    order by c.embedding${cast} <=> $2${cast}
+    order by c.embedding${cast} <=> (${queryVector})${cast}
     limit ${limitParam}`;
 }
 
@@ -1297,13 +1297,16 @@ export function textCandidatesSql(limitParam: string): string {
  * query as in Anserini's BM25+RM3): the first-pass BM25 top `documents` chunks are taken as relevant, their lexemes
  * weighted by Σ score(chunk) · tf / |chunk|, lexemes in more than 10% of the tenant's chunks dropped (Anserini's
  * filter), the best `terms` kept and normalised, then mixed with the query: originalWeight · query + (1 −
- * originalWeight) · feedback. The BM25 branch's candidates are scored again with the expanded query (feedbackCtes);
- * the vector branch is unchanged.
+ * originalWeight) · feedback. The BM25 branch's candidates are scored again with the expanded query (feedbackCtes).
+ * The vector branch gets Rocchio feedback from the same first pass (vectorFeedbackCte): its best `vectorDocuments`
+ * chunks' vectors, averaged, are added to the query vector before the one kNN search.
  */
 export interface PseudoRelevanceFeedback {
   documents: number;
   terms: number;
   originalWeight: number;
+  /** First-pass chunks averaged into the query vector; absent or 0: the vector branch searches with the query's own. */
+  vectorDocuments?: number;
 }
 
 // A lexeme in more than this share of the tenant's chunks is never an expansion term.
@@ -1389,6 +1392,24 @@ function feedbackCtes(): string {
   )`;
 }
 
+/**
+ * Rocchio feedback of the vector branch, a CTE after feedbackCtes: the query vector, unit length, plus the mean of the
+ * unit vectors of the first pass's best $13 chunks (α = β = 1: the query keeps the same weight as its feedback, and a
+ * shallow feedback set, as Li et al. found best for vector PRF, "Pseudo Relevance Feedback with Deep Language Models
+ * and Dense Retrievers: Successes and Pitfalls", 2023; Pyserini's AveragePrf defaults to 3). The seeds are the BM25
+ * first pass's, not the kNN's: the vector branch searches once, with the new vector. No first-pass chunk: the query
+ * vector alone. Cosine distance and min-max fusion ignore the vector's length.
+ * Parameters: $2 query vector, $13 chunks.
+ */
+function vectorFeedbackCte(space: EmbeddingSpace): string {
+  const cast = `::vector(${space.dimensions})`;
+  return `vector_query as (
+    select coalesce(l2_normalize($2${cast}) + avg(l2_normalize(c.embedding${cast})), l2_normalize($2${cast})) as q
+    from (select f.chunk_id from first_scored f order by f.text_score desc, f.chunk_id limit $13) seeds
+    join chunks c on c.chunk_id = seeds.chunk_id and ${OF_LIVE_GENERATION}
+  )`;
+}
+
 /** Whether a search runs RM3 feedback: some chunks, some terms, and a query weight below 1. */
 function feedbackOn(prf: PseudoRelevanceFeedback | undefined): prf is PseudoRelevanceFeedback {
   return prf !== undefined && prf.documents > 0 && prf.terms > 0 && prf.originalWeight < 1;
@@ -1431,14 +1452,15 @@ function fusedScoreSql(fusion: Fusion): string {
       + (1 - $8::float8) * ${norm('t.text_score', 't.min_score', 't.max_score')}`;
 }
 
-function hybridSearchSql(fusion: Fusion, space: EmbeddingSpace, feedback: boolean): string {
+function hybridSearchSql(fusion: Fusion, space: EmbeddingSpace, feedback: boolean, vectorFeedback: boolean): string {
   return `
 with ${feedback ? `${feedbackCtes()},` : ''}
+${vectorFeedback ? `${vectorFeedbackCte(space)},` : ''}
 vector_hits as (
   select chunk_id, distance, row_number() over (order by distance, chunk_id) as rank,
     min(distance) over () as min_distance, max(distance) over () as max_distance
   from (
-    ${vectorCandidatesSql('$4', space)}
+    ${vectorCandidatesSql('$4', space, vectorFeedback ? 'select q from vector_query' : '$2')}
   ) v
 ),
 text_hits as (
@@ -1510,7 +1532,8 @@ export async function searchChunks(sql: SqlClient, q: SearchQuery): Promise<Sear
       );
     if (!sameSpace(live, space)) throw changed(`${live.modelId} (${live.dimensions} dims)`);
     const feedback = feedbackOn(q.feedback) ? q.feedback : undefined;
-    const res = await tx.query<SearchRow>(hybridSearchSql(q.fusion, space, feedback !== undefined), [
+    const vectorFeedback = (feedback?.vectorDocuments ?? 0) > 0;
+    const res = await tx.query<SearchRow>(hybridSearchSql(q.fusion, space, feedback !== undefined, vectorFeedback), [
       q.tenantId,
       toVectorText(q.embedding),
       q.queryText,
@@ -1521,6 +1544,7 @@ export async function searchChunks(sql: SqlClient, q: SearchQuery): Promise<Sear
       fusionParam,
       q.onePerDocument ?? false,
       ...(feedback ? [feedback.documents, feedback.terms, feedback.originalWeight] : []),
+      ...(vectorFeedback ? [feedback?.vectorDocuments ?? 0] : []),
     ]);
     // a switch between the check above and the statement (a same-model switch to another dimension included)
     const other = res.rows.find((r) => Number(r.generation) !== live.id);

@@ -45,6 +45,8 @@ const Env = z.object({
   SEARCH_FEEDBACK_DOCS: z.coerce.number().int().min(0).max(100).default(10),
   SEARCH_FEEDBACK_TERMS: z.coerce.number().int().min(1).max(100).default(10),
   SEARCH_FEEDBACK_WEIGHT: z.coerce.number().gt(0).max(1).default(0.5),
+  /** Rocchio feedback of the vector branch: the first pass's best chunks averaged into the query vector (0: off). */
+  SEARCH_FEEDBACK_VECTOR_DOCS: z.coerce.number().int().min(0).max(100).default(3),
   ROUTER_STRATEGY: z.enum(['heuristic', 'judge', 'cascade', 'learned']).default('cascade'),
   /** A Bedrock guardrail (id or ARN) screening free-text facts; empty or unset: none. */
   GUARDRAIL_ID: z
@@ -81,7 +83,7 @@ export type AppConfig = Readonly<{
     efSearch: number;
     fusion: { method: 'rrf'; k: number } | { method: 'weighted'; vectorWeight: number };
     bm25: { k1: number; b: number };
-    feedback: { documents: number; terms: number; originalWeight: number };
+    feedback: { documents: number; terms: number; originalWeight: number; vectorDocuments: number };
   };
   router: { strategy: 'heuristic' | 'judge' | 'cascade' | 'learned' };
   /** Where chunks live: pgvector in the same PostgreSQL as the documents table, or OpenSearch Serverless. */
@@ -123,6 +125,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): AppConfig {
         documents: e.SEARCH_FEEDBACK_DOCS,
         terms: e.SEARCH_FEEDBACK_TERMS,
         originalWeight: e.SEARCH_FEEDBACK_WEIGHT,
+        vectorDocuments: e.SEARCH_FEEDBACK_VECTOR_DOCS,
       },
     },
     router: { strategy: e.ROUTER_STRATEGY },

@@ -1057,6 +1057,88 @@ describe('RM3 rescoring of the lexical candidates', () => {
   });
 });
 
+describe('Rocchio feedback of the vector branch', () => {
+  const tenantId = 't-rocchio';
+  // 'flutter' is in chunks 0 (the lexical first pass's best) and 1, whose vectors lie away from the query's axis 0;
+  // chunk 4, near chunk 0's vector, holds no query lexeme
+  const rows: [string, number[]][] = [
+    ['flutter flutter damper', blend(unit(1), unit(0), 0.2)],
+    ['flutter of a panel', unit(2)],
+    ['cabin seat', unit(0)],
+    ['cabin belt', blend(unit(0), unit(3), 0.5)],
+    ['cabin lamp', blend(unit(1), unit(4), 0.2)],
+    ['cabin door', unit(5)],
+  ];
+  const id = (i: number) => `rocchio/a.md@v1#${i}`;
+  const prf = { documents: 2, terms: 3, originalWeight: 0.5 };
+  const vectorHits = async (queryText: string, vectorDocuments?: number) => {
+    const hits = await searchChunks(sql, {
+      ...SEARCH_SETTINGS,
+      tenantId,
+      embedding: unit(0),
+      queryText,
+      topK: 10,
+      candidates: 10,
+      efSearch: 40,
+      // the vector branch alone decides: a hit's score is its min-max normalised cosine similarity
+      fusion: { method: 'weighted', vectorWeight: 1 },
+      feedback: vectorDocuments === undefined ? prf : { ...prf, vectorDocuments },
+    });
+    return hits.filter((h) => h.vectorRank !== null).sort((x, y) => (x.vectorRank ?? 0) - (y.vectorRank ?? 0));
+  };
+  const norm = (v: number[]) => v.map((x) => x / Math.hypot(...v));
+  const cosine = (a: number[], b: number[]) => norm(a).reduce((s, x, i) => s + x * (norm(b)[i] ?? 0), 0);
+
+  beforeAll(async () => {
+    const d = { documentKey: 'rocchio/a.md', tenantId, version: 'v1', sequencer: '1', contentHash: 'a' };
+    await ingest(
+      sql,
+      d,
+      rows.map(([text, vector], i) => chunk(d, i, text, vector)),
+    );
+  });
+
+  it("searches with the query vector plus the mean of the first pass's best chunks' vectors", async () => {
+    // seeds: chunk 0, then chunk 1 (BM25 for 'flutter'); the query vector and their mean, each of unit length
+    const seeds = [norm(rows[0]?.[1] ?? []), norm(rows[1]?.[1] ?? [])];
+    const mean = unit(0).map((_, i) => seeds.reduce((s, v) => s + (v[i] ?? 0), 0) / seeds.length);
+    const query = unit(0).map((x, i) => x + (mean[i] ?? 0));
+    const similarity = new Map(rows.map(([, vector], i) => [id(i), cosine(query, vector)]));
+    const [lo, hi] = [Math.min(...similarity.values()), Math.max(...similarity.values())];
+
+    const hits = await vectorHits('flutter', 2);
+
+    expect(hits.map((h) => h.chunkId)).toEqual(
+      [...similarity].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([chunkId]) => chunkId),
+    );
+    for (const hit of hits) {
+      expect(hit.score).toBeCloseTo(((similarity.get(hit.chunkId) ?? Number.NaN) - lo) / (hi - lo), 6);
+    }
+  });
+
+  it("moves a chunk near the best lexical match up, though it holds none of the query's lexemes", async () => {
+    const plain = (await vectorHits('flutter')).map((h) => h.chunkId);
+    const fed = (await vectorHits('flutter', 1)).map((h) => h.chunkId);
+
+    // alone, the query vector ranks chunk 3 (half on its axis) above chunk 4 (none); chunk 0's vector pulls 4 past 3
+    expect(plain.indexOf(id(3))).toBeLessThan(plain.indexOf(id(4)));
+    expect(fed.indexOf(id(4))).toBeLessThan(fed.indexOf(id(3)));
+  });
+
+  it('searches with the query vector alone when the first pass finds nothing, or when it is off', async () => {
+    const plain = await vectorHits('flutter', 0);
+    const nothingFound = await vectorHits('propeller', 2);
+
+    expect(plain.map((h) => h.chunkId)).toEqual(nothingFound.map((h) => h.chunkId));
+    expect(plain.map((h) => h.chunkId)).toEqual(
+      rows
+        .map(([, vector], i) => [id(i), cosine(unit(0), vector)] as const)
+        .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+        .map(([chunkId]) => chunkId),
+    );
+  });
+});
+
 describe('the search statement under stale statistics', () => {
   it('looks each lexeme up, never joins lexemes by a filter, when the statistics were taken on empty tables', async () => {
     // PGlite never analyses on its own, and Aurora's autovacuum lags a bulk load: the plan must not follow the
