@@ -29,7 +29,12 @@ const dataDir = values['data-dir'];
 if (!dataDir) throw new Error('--data-dir: the index search-latency.ts loaded (run it first with the same --data-dir)');
 const WARM_UP = 5;
 const s = config.search;
-const depth = s.feedback.vectorDocuments || 3;
+const depth = s.feedback.vectorDocuments;
+if (s.feedback.documents === 0 || depth === 0) {
+  throw new Error(
+    'SEARCH_FEEDBACK_DOCS and SEARCH_FEEDBACK_VECTOR_DOCS must be above 0: this compares the vector feedback with none',
+  );
+}
 const variants: [string, SearchQuery['feedback']][] = [
   [
     `RM3 ${s.feedback.documents}/${s.feedback.terms}/${s.feedback.originalWeight}, no vector feedback`,

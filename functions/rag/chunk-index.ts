@@ -1532,8 +1532,9 @@ export async function searchChunks(sql: SqlClient, q: SearchQuery): Promise<Sear
       );
     if (!sameSpace(live, space)) throw changed(`${live.modelId} (${live.dimensions} dims)`);
     const feedback = feedbackOn(q.feedback) ? q.feedback : undefined;
-    const vectorFeedback = (feedback?.vectorDocuments ?? 0) > 0;
-    const res = await tx.query<SearchRow>(hybridSearchSql(q.fusion, space, feedback !== undefined, vectorFeedback), [
+    const vectorDocuments = feedback?.vectorDocuments ?? 0;
+    const statement = hybridSearchSql(q.fusion, space, feedback !== undefined, vectorDocuments > 0);
+    const res = await tx.query<SearchRow>(statement, [
       q.tenantId,
       toVectorText(q.embedding),
       q.queryText,
@@ -1544,7 +1545,7 @@ export async function searchChunks(sql: SqlClient, q: SearchQuery): Promise<Sear
       fusionParam,
       q.onePerDocument ?? false,
       ...(feedback ? [feedback.documents, feedback.terms, feedback.originalWeight] : []),
-      ...(vectorFeedback ? [feedback?.vectorDocuments ?? 0] : []),
+      ...(vectorDocuments > 0 ? [vectorDocuments] : []),
     ]);
     // a switch between the check above and the statement (a same-model switch to another dimension included)
     const other = res.rows.find((r) => Number(r.generation) !== live.id);
